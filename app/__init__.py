@@ -1,0 +1,1 @@
+"""The Voxshift desktop app and command line."""

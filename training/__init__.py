@@ -1,0 +1,1 @@
+"""Training new voices: data preparation, features, RVC training (torch.distributed), LLVC distillation."""
