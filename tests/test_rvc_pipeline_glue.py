@@ -184,3 +184,46 @@ def test_whole_glue_with_replayed_components(golden, index):
     np.testing.assert_array_equal((y * 32768).astype(np.int16), golden["output_int16"])
     mixed = pipe.convert_float(golden["input_audio"], 16000)
     assert np.abs(mixed - golden["audio_rms_mixed"]).max() <= 1e-6
+
+
+class _EnergyContent:
+    """A local stand-in encoder: the RMS of each 25 ms window at 20 ms hops (HuBERT's framing)."""
+
+    def extract(self, wav16k: torch.Tensor, layer: int, final_proj: bool) -> torch.Tensor:
+        frames = wav16k[0].unfold(0, 400, 320)
+        return frames.pow(2).mean(dim=1).sqrt()[None, :, None].repeat(1, 1, 4)
+
+
+class _HoldSynth(torch.nn.Module):
+    """Renders each 10 ms frame's first feature as a constant: output follows the input's envelope."""
+
+    def infer(self, phone, lengths, pitch, pitchf, sid, skip_head=None, return_length=None):
+        assert phone.shape[1] == pitch.shape[1] == pitchf.shape[1] == int(lengths[0])
+        return (torch.repeat_interleave(phone[0, :, 0], 400)[None, None],)
+
+
+def test_long_input_is_split_at_quiet_points_and_stays_aligned():
+    sr = 16000
+    t = np.arange(int(sr * 9.3)) / sr
+    envelope = 0.5 + 0.4 * np.sin(2 * np.pi * 0.7 * t)
+    x = (envelope * np.sin(2 * np.pi * 230 * t)).astype(np.float32)
+    x[int(2.9 * sr) : int(3.1 * sr)] = 0  # quiet points near the 3 s and 6 s cut targets
+    x[int(5.8 * sr) : int(6.0 * sr)] = 0
+    f0 = lambda a: np.full(1 + len(a) // 160, 120.0)  # noqa: E731
+    short = PipelineConfig(rms_mix_rate=1.0, x_query=1, x_center=3, x_max=4)
+    whole = PipelineConfig(rms_mix_rate=1.0)
+    split = RvcPipeline(_HoldSynth(), 40000, "v2", _EnergyContent(), f0, None, short)
+    split.trace = []
+    one = RvcPipeline(_HoldSynth(), 40000, "v2", _EnergyContent(), f0, None, whole)
+    y_split = split.convert_float(x, sr)
+    y_one = one.convert_float(x, sr)
+    assert len(split.trace) == 4  # cuts near 3, 6 and 9 s
+    cuts = glue.split_points(glue.highpass(x), 3 * sr, sr, 4 * sr)
+    assert 2.9 <= cuts[0] / sr <= 3.1 and 5.8 <= cuts[1] / sr <= 6.0  # inside the silent stretches
+    assert abs(len(y_split) - len(y_one)) <= 3 * 2 * 400  # each extra segment loses <= 2 HuBERT frames
+    n = min(len(y_split), len(y_one))
+    # away from the cuts, both follow the same envelope at the same time
+    for start in (int(1.0 * 40000), int(4.5 * 40000), int(7.5 * 40000)):
+        a, b = y_split[start : start + 20000], y_one[start : start + 20000]
+        assert start + 20000 < n
+        assert np.abs(a - b).max() < 0.02 * np.abs(b).max()
