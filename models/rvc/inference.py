@@ -118,8 +118,7 @@ def _tracker_estimator(method: str, device: str) -> F0Estimator:
 
 def _load_parts(voice_path: str | Path, hubert_path: str | Path, device: str) -> tuple[Any, Any]:
     from models.content import load_content_encoder
-
-    from models.rvc import load_voice
+    from models.rvc.loader import load_voice
 
     if not Path(hubert_path).is_file():
         raise MissingModelError(
