@@ -325,8 +325,11 @@ class RMVPE:
         x = torch.as_tensor(wav16k)
         if x.dim() == 2 and x.shape[0] == 1:
             x = x[0]
-        if x.dim() != 1 or x.numel() < 2:
-            raise ValueError(f"wav16k must be a 1-D signal of at least 2 samples, got shape {tuple(x.shape)}")
+        if x.dim() != 1 or x.numel() <= self.mel_cfg.n_fft // 2:
+            raise ValueError(
+                f"wav16k must be a 1-D signal of more than {self.mel_cfg.n_fft // 2} samples "
+                f"(the STFT reflects {self.mel_cfg.n_fft // 2} at each end), got shape {tuple(x.shape)}"
+            )
         return x.to(self.device, torch.float32)
 
     def mel(self, wav16k: torch.Tensor | np.ndarray) -> torch.Tensor:

@@ -44,6 +44,9 @@ class TrackerConfig:
     """torchcrepe capacity: "full" (RVC) or "tiny" (about 30x faster, coarser)."""
     crepe_periodicity: float = 0.1
     """CREPE frames whose median-filtered periodicity is below this are unvoiced (RVC: 0.1)."""
+    crepe_silence_db: float | None = -60.0
+    """CREPE frames quieter than this (A-weighted dB) are unvoiced; None = as RVC (no gate, so
+    digital silence reads as a confident random pitch)."""
     filter_radius: int = 3
     """DSP tracker: a 3-tap median filter when > 2, as the reference does for harvest."""
 
@@ -137,7 +140,8 @@ def _load_fcpe(device: torch.device) -> Any:
 
 class CrepeTracker(PitchTracker):
     """torchcrepe with its shipped weights, post-processed as RVC does (periodicity median,
-    f0 mean filter over 3 frames, periodicity < 0.1 unvoiced). The first call JIT-compiles
+    f0 mean filter over 3 frames, periodicity < 0.1 unvoiced), plus a silence gate (see
+    ``TrackerConfig.crepe_silence_db``). The first call JIT-compiles
     numba code in torchcrepe's decoder (tens of seconds once per process)."""
 
     name = "crepe"
@@ -167,6 +171,8 @@ class CrepeTracker(PitchTracker):
                 return_periodicity=True,
             )
             pd = tc.filter.median(pd, 3)
+            if self.config.crepe_silence_db is not None:
+                pd = tc.threshold.Silence(self.config.crepe_silence_db)(pd, x, self.sample_rate, self.hop)
             f0 = tc.filter.mean(f0, 3)
             f0[pd < self.config.crepe_periodicity] = 0
         return f0[0].cpu().numpy().astype(np.float64)
