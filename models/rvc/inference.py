@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from models.base import F0_METHODS, VoiceParams
 from models.errors import VoxshiftError
@@ -23,10 +22,6 @@ from models.rvc.pipeline import F0Estimator, PipelineConfig, RvcPipeline
 from models.rvc.realtime import RealtimeConfig, RealtimeCore, RvcRealtimeVoice
 
 log = logging.getLogger(__name__)
-
-RMVPE_THRESHOLD = 0.03
-"""RVC's voicing threshold for RMVPE (offline and realtime)."""
-FCPE_THRESHOLD = 0.006
 
 
 class MissingModelError(VoxshiftError):
@@ -50,75 +45,32 @@ def _frames(f0: np.ndarray, n_samples: int) -> np.ndarray:
     return np.pad(f0, (0, n - len(f0)))
 
 
-def rmvpe_estimator(path: str | Path, device: str = "cpu") -> F0Estimator:
-    """RMVPE at threshold 0.03, as RVC uses it."""
-    from models.pitch import load_rmvpe
-
-    rmvpe = load_rmvpe(path, device=device)
-
-    def estimate(x: np.ndarray) -> np.ndarray:
-        return _frames(rmvpe.f0(x, RMVPE_THRESHOLD), len(x))
-
-    return estimate
-
-
-def fcpe_estimator(device: str = "cpu") -> F0Estimator:
-    """torchfcpe's bundled model, local argmax decoding, threshold 0.006 (the reference's call)."""
-    from torchfcpe import spawn_bundled_infer_model
-
-    model = spawn_bundled_infer_model(device)
-
-    def estimate(x: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            f0 = model.infer(
-                torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, :, None].to(device),
-                sr=16000,
-                decoder_mode="local_argmax",
-                threshold=FCPE_THRESHOLD,
-            )
-        return _frames(f0.squeeze().cpu().numpy(), len(x))
-
-    return estimate
-
-
 def make_f0_factory(rmvpe_path: str | Path | None, device: str = "cpu") -> Callable[[str], F0Estimator]:
-    """``method -> estimator``: rmvpe (needs ``rmvpe.pt``), fcpe (bundled), others via ``models.pitch``."""
+    """``method -> estimator`` over ``models.pitch.create_tracker`` (rmvpe needs ``rmvpe.pt``)."""
 
     def factory(method: str) -> F0Estimator:
+        from models.pitch import create_tracker
+
         if method not in F0_METHODS:
             raise ValueError(f"unknown f0 method {method!r}; choose one of {', '.join(F0_METHODS)}")
-        if method == "rmvpe":
-            if rmvpe_path is None or not Path(rmvpe_path).is_file():
-                raise MissingModelError(
-                    f"the rmvpe pitch tracker needs rmvpe.pt (not found: {rmvpe_path}); "
-                    "run 'voxshift models' to see where to put it, or use --f0-method fcpe"
-                )
-            return rmvpe_estimator(rmvpe_path, device)
-        if method == "fcpe":
-            return fcpe_estimator(device)
-        return _tracker_estimator(method, device)
+        if method == "rmvpe" and (rmvpe_path is None or not Path(rmvpe_path).is_file()):
+            raise MissingModelError(
+                f"the rmvpe pitch tracker needs rmvpe.pt (not found: {rmvpe_path}); "
+                "run 'voxshift models' to see where to put it, or use --f0-method fcpe"
+            )
+        tracker = create_tracker(method, device=device, rmvpe_path=rmvpe_path)
+
+        def estimate(x: np.ndarray) -> np.ndarray:
+            return _frames(tracker.f0(x), len(x))
+
+        return estimate
 
     return factory
 
 
-def _tracker_estimator(method: str, device: str) -> F0Estimator:
-    """Other methods (crepe, dsp) through the pitch package's common tracker interface."""
-    import models.pitch as pitch
-
-    create: Any = getattr(pitch, "create_tracker", None)
-    if create is None:
-        raise MissingModelError(f"the {method} pitch tracker is not available in this build")
-    tracker = create(method)
-
-    def estimate(x: np.ndarray) -> np.ndarray:
-        return _frames(tracker.f0(x), len(x))
-
-    return estimate
-
-
 def _load_parts(voice_path: str | Path, hubert_path: str | Path, device: str) -> tuple[Any, Any]:
     from models.content import load_content_encoder
-    from models.rvc.loader import load_voice
+    from models.rvc import load_voice
 
     if not Path(hubert_path).is_file():
         raise MissingModelError(

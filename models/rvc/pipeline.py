@@ -121,6 +121,10 @@ class RvcPipeline:
         self.index = index
         self.config = config or PipelineConfig()
         self.trace: list[SegmentTrace] | None = None
+        self.progress: ProgressFn | None = None
+        """Default progress callback (per segment) when ``convert_array`` is called without one."""
+        self.cancel: threading.Event | None = None
+        """Default cancel event, checked between segments."""
 
     def with_config(self, **changes: Any) -> RvcPipeline:
         """A pipeline sharing the models, with some settings changed."""
@@ -166,6 +170,8 @@ class RvcPipeline:
         cancel: threading.Event | None = None,
     ) -> np.ndarray:
         """Everything up to the RMS mix: ``x [N]`` at ``sr`` -> float32 at the model rate."""
+        progress = progress or self.progress
+        cancel = cancel or self.cancel
         audio = np.asarray(x, dtype=np.float32)
         if audio.ndim != 1:
             raise ValueError(f"expected mono audio [N], got shape {audio.shape}")
