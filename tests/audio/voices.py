@@ -21,11 +21,13 @@ class InvertVoice(Voice):
         self.hop = hop
         self.latency = latency
         self.sleep_s = sleep_s
+        self.steps = 0
 
     def init_state(self) -> np.ndarray:
         return np.zeros(self.latency + self.hop, dtype=np.float32)
 
     def step(self, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.steps += 1
         if self.sleep_s:
             time.sleep(self.sleep_s)
         state[: self.latency] = state[self.hop :]
