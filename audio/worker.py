@@ -181,7 +181,8 @@ class Worker:
                     continue
                 self._one_hop()
         except Exception as exc:  # boundary: report, never crash the process
-            self.on_error(f"Audio processing failed: {type(exc).__name__}: {exc}")
+            name = self.pipeline.voice.name
+            self.on_error(f"The voice '{name}' failed and the engine stopped: {type(exc).__name__}: {exc}")
 
     def _wait_for_hop(self) -> bool:
         """Sleep until a full hop is in the input ring; False (after a short sleep) if not yet."""

@@ -128,3 +128,21 @@ def test_late_hops_skip_the_voice_and_keep_the_timeline():
     assert worker.late_hops == 2 and voice.steps == 4  # dropped without running the voice
     # The late hops were for positions already played: discarded, so the lag did not grow.
     assert io.out.frames_written == 1536 and io.out.frames_read == 2560 and io.out.available_read == 0
+
+
+class _BrokenVoice(InvertVoice):
+    def step(self, x, state):
+        if self.steps >= 3:
+            raise RuntimeError("weights went missing")
+        return super().step(x, state)
+
+
+def test_a_failing_voice_stops_the_worker_with_a_readable_error():
+    errors = []
+    worker, io = _worker(voice=_BrokenVoice(48000, 256))
+    worker.on_error = errors.append
+    io.inp.write(_noise(256 * 8))
+    worker.start()
+    worker.thread.join(timeout=10)
+    assert not worker.thread.is_alive()
+    assert errors == ["The voice 'invert' failed and the engine stopped: RuntimeError: weights went missing"]
