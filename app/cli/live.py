@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import sys
 import time
+from typing import Any
 
 from audio.config import EngineConfig, EngineStats, LiveParams
 from audio.devices import DeviceError, check_config
@@ -46,16 +47,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def create_voice(name: str, sample_rate: int, hop: int) -> Voice:
-    """A built-in voice by name (``passthrough`` always exists)."""
-    if importlib.util.find_spec("models.builtin") is not None:
-        builtin = importlib.import_module("models.builtin")
-        factory = getattr(builtin, "create_voice", None)
+    """The voice called ``name``: through ``models.voices.resolve_voice`` (built-ins and, later,
+    voice files) or ``models.builtin.create_voice`` where they exist; ``passthrough`` always works."""
+    for module, attr in (("models.voices", "resolve_voice"), ("models.builtin", "create_voice")):
+        factory = _optional(module, attr)
         if factory is not None:
             voice: Voice = factory(name, sample_rate=sample_rate, hop=hop)
             return voice
     if name == "passthrough":
         return PassthroughVoice(sample_rate, hop)
     raise VoxshiftError(f"Unknown voice '{name}': only 'passthrough' is available in this build.")
+
+
+def _optional(module: str, attr: str) -> Any:
+    """``module.attr`` if that module exists and defines it, else None."""
+    if importlib.util.find_spec(module) is None:
+        return None
+    return getattr(importlib.import_module(module), attr, None)
 
 
 def _status(stats: EngineStats, elapsed: float) -> str:
