@@ -8,16 +8,11 @@ import pytest
 from models.base import Voice, VoiceParams
 from models.builtin import create_voice, list_voices, voice_names
 from models.errors import VoiceNotFoundError
+from tests.builtin_signals import harmonic
 
 
-def _harmonic(sr: int, seconds: float, f0: float = 140.0, seed: int = 0) -> np.ndarray:
-    """A vowel-like harmonic tone with a slow f0 glide and a little noise, float32 ``[n]``."""
-    t = np.arange(int(sr * seconds)) / sr
-    f = f0 * 2.0 ** (0.2 * np.sin(2 * np.pi * 0.4 * t))
-    phase = 2 * np.pi * np.cumsum(f) / sr
-    x = sum((0.5 / k) * np.sin(k * phase) for k in range(1, 30) if k * f0 * 1.3 < sr / 2)
-    x = 0.25 * np.asarray(x) + 0.002 * np.random.default_rng(seed).standard_normal(t.shape)
-    return x.astype(np.float32)
+def _harmonic(sr: int, seconds: float, f0: float = 140.0) -> np.ndarray:
+    return harmonic(sr, seconds, f0)
 
 
 def _stream(voice: Voice, x: np.ndarray, hop: int) -> np.ndarray:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 
 
 class RadioEffect:
@@ -12,7 +11,10 @@ class RadioEffect:
     def __init__(
         self, sample_rate: int, low: float = 300.0, high: float = 3400.0, drive: float = 2.0
     ) -> None:
+        from scipy import signal  # imported here: scipy.signal takes a second to import
+
         high = min(high, 0.45 * sample_rate)
+        self._sosfilt = signal.sosfilt
         self.sos = signal.butter(2, [low, high], btype="bandpass", fs=sample_rate, output="sos")
         self.drive = drive
         self._norm = float(np.tanh(drive))
@@ -23,5 +25,5 @@ class RadioEffect:
 
     def process(self, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Filter ``x`` ``[n]``; returns ``(y [n], new filter memory)``."""
-        y, zf = signal.sosfilt(self.sos, x, zi=zi)
+        y, zf = self._sosfilt(self.sos, x, zi=zi)
         return np.tanh(self.drive * y) / self._norm, zf
