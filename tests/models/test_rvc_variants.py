@@ -160,6 +160,10 @@ def test_config_that_does_not_fit_the_weights(tmp_path: Path, v2_weights) -> Non
     obj["f0"] = 0
     with pytest.raises(ModelFormatError, match="says f0=0"):
         load_voice(_save(tmp_path / "c.pth", obj))
+    obj = voice_container(cfg, w)
+    obj["vocoder"] = "RefineGAN"
+    with pytest.raises(ModelFormatError, match="uses the RefineGAN vocoder"):
+        load_voice(_save(tmp_path / "d.pth", obj))
 
 
 @pytest.mark.parametrize(
@@ -177,6 +181,7 @@ def test_config_that_does_not_fit_the_weights(tmp_path: Path, v2_weights) -> Non
 def test_invalid_config_lists_are_rejected(mutate, pattern: str) -> None:  # type: ignore[no-untyped-def]
     good = variant("v2", 40000).to_community_list()
     assert from_community(good, "v2", 1) == variant("v2", 40000)
+    assert from_community([*good[:17], "40k"], "v2", 1) == variant("v2", 40000)
     with pytest.raises(ModelFormatError, match=pattern):
         from_community(mutate(good), "v2", 1)
     with pytest.raises(ModelFormatError, match="invalid RVC version 'v3'"):
