@@ -13,14 +13,13 @@ import torch
 from scipy.signal import resample_poly
 
 from models.base import VoiceParams
-from models.content.testing import write_rule_hubert
-from models.pitch.testing import write_rule_rmvpe
 from models.rvc import ZERO_NOISE
 from models.rvc.inference import open_pipeline, open_realtime_voice
 from models.rvc.pipeline import PipelineConfig, RvcPipeline
 from models.rvc.realtime import RealtimeConfig
 from models.rvc.testing import write_voice_file
 from models.testing import load_manifest
+from tests.rvc_files import rule_model_files
 
 pytestmark = pytest.mark.slow
 MANIFEST_V2 = "manifest_rvc_v2_f0_40k.json"
@@ -34,17 +33,8 @@ def snr_db(ref: np.ndarray, x: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def files(reference_dir, tmp_path_factory):
-    d = tmp_path_factory.mktemp("rvc_models")
-    out = {
-        "voice": write_voice_file(
-            d / "v2.pth", manifest=load_manifest(reference_dir / "manifest_rvc_v2_f0_40k.json")
-        ),
-        "hubert": write_rule_hubert(d / "hubert_base.pt", reference_dir / "manifest_hubert_base.json"),
-        "rmvpe": write_rule_rmvpe(d / "rmvpe.pt", reference_dir / "manifest_rmvpe.json"),
-        "index": reference_dir / "pipeline_v2_40k.index",
-    }
-    return out
+def files():
+    return rule_model_files()
 
 
 @pytest.fixture(scope="module")
