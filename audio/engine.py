@@ -93,6 +93,7 @@ class Engine:
             io = DuplexIO(RingBuffer(capacity), RingBuffer(capacity, keep_timeline=True))
             io.out.write(np.zeros(self._fill, dtype=np.float32))
             monitor_ring = None
+            self._monitor_io = None
             if dmon is not None:
                 monitor_ring = RingBuffer(capacity, keep_timeline=True)
                 monitor_ring.write(np.zeros(self._fill, dtype=np.float32))
@@ -100,6 +101,7 @@ class Engine:
             self._io = io
             self._jack = "JACK" in din.hostapi or "JACK" in dout.hostapi
             worker = Worker(cfg, io, pipeline, self._params, rate, monitor_ring, self._fail)
+            worker.monitor_io = self._monitor_io
             self._worker = worker
             try:
                 self._open_streams(din.index, dout, dmon, rate, block)
@@ -132,6 +134,8 @@ class Engine:
             mon_ch = min(2, max(1, dmon.max_output_channels))
             monitor = open_monitor(self._monitor_io, dmon.index, mon_ch, rate, block, cfg.device_latency)
             self._streams.append(monitor)
+            if self._worker is not None:
+                self._worker.monitor_shift = (self._device_latency[1] - float(monitor.latency)) * rate
 
     def stop(self) -> None:
         """Stop streaming and release the devices (idempotent, returns within a few seconds)."""

@@ -213,7 +213,9 @@ def test_monitor_gets_the_same_converted_signal(engine_factory):
         x, rec = _run(engine, bench, 1.0, outputs=(0, 2))  # main stream: outs 0,1; monitor: 2,3
     lag_main, _ = measure_lag(x, rec[0])
     lag_mon, _ = measure_lag(x, rec[1])
-    assert lag_mon == lag_main
+    # The monitor stream is aligned to be heard with the main output (PortAudio reports another
+    # output latency for an output-only stream; the engine compensates within 0.5 ms).
+    assert abs(lag_mon - lag_main) <= 24
     stats = engine.stats()
     assert_clean(x, rec[0], lag_main, stats, sign=-1.0)
     assert_clean(x, rec[1], lag_mon, stats, sign=-1.0)
