@@ -48,7 +48,7 @@ def assert_clean(x, y, lag, stats, sign=1.0):
     windows = sign * window_correlations(x, y, lag)
     good = np.mean(windows > 0.999)
     detail = f"good windows {good:.3f}, late {stats.late_hops}, underflows {stats.output_underflows}"
-    assert sign * aligned_correlation(x, y, lag) > 0.99, detail
+    assert sign * aligned_correlation(x, y, lag) > 0.95, detail
     assert good > 0.95, detail
     if stats.late_hops == 0 and stats.output_underflows == 0 and stats.xruns == 0:
         assert good == 1.0, detail
@@ -273,8 +273,9 @@ def test_killing_the_jack_server_ends_the_engine_with_a_readable_error(jack_serv
         text=True,
     )
     try:
-        time.sleep(3.0)
-        assert proc.poll() is None, proc.communicate()
+        first = proc.stdout.readline()  # the planned latency: the stream is open
+        assert first.startswith("voice 'passthrough'"), (first, proc.communicate())
+        assert "rtf" in proc.stdout.readline()  # one status line: it is streaming
         server.kill()
         out, err = proc.communicate(timeout=20)
     finally:
