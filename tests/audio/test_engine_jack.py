@@ -324,3 +324,20 @@ def test_passthrough_voice_object_matches_default(engine_factory):
     lag, _ = measure_lag(x, rec[0])
     assert_clean(x, rec[0], lag, engine.stats())
     assert lag - device_lag == round(engine.lag_frames())
+
+
+def test_stop_start_and_restart_with_another_config(engine_factory):
+    server, engine = engine_factory(256, hop=256, prefill=256)
+    engine.stop()
+    engine.stop()  # idempotent
+    assert not engine.running and engine.error is None
+    engine.restart(EngineConfig(samplerate=RATE, hop=512, prefill=128))
+    assert engine.running and engine.config.hop == 512
+    time.sleep(0.3)
+    with JackHarness(server) as bench:
+        x, rec = _run(engine, bench, 1.0)
+        device_lag = bench.device_lag
+    lag, _ = measure_lag(x, rec[0])
+    assert lag == round(engine.stats().planned.total * RATE)
+    assert lag - device_lag >= 512 + 128  # PortAudio adapts a 512 block to the 256 period (reported)
+    assert_clean(x, rec[0], lag, engine.stats())
