@@ -59,12 +59,17 @@ def _torch_inference_mode() -> Any:
 
 
 def _try_realtime(priority: int) -> bool:
-    """Ask for SCHED_FIFO on the calling thread (Linux; needs rtprio rights). False if refused."""
+    """Ask for SCHED_FIFO on the calling thread (Linux; needs rtprio rights). False if refused.
+
+    With SCHED_RESET_ON_FORK, threads this one starts (torch's intra-op pool, for instance) are
+    normal threads again: only the hop loop itself is real-time, never a whole core's worth of math.
+    """
     setter = getattr(os, "sched_setscheduler", None)
     if priority <= 0 or setter is None:
         return False
+    policy = os.SCHED_FIFO | getattr(os, "SCHED_RESET_ON_FORK", 0)
     try:
-        setter(0, os.SCHED_FIFO, os.sched_param(priority))
+        setter(0, policy, os.sched_param(priority))
     except OSError:  # no permission (no rtprio limit): stay a normal thread
         return False
     return True
