@@ -107,7 +107,7 @@ class Variant:
             a.n_heads,
             a.n_layers,
             a.kernel_size,
-            a.p_dropout,
+            int(a.p_dropout) if float(a.p_dropout).is_integer() else a.p_dropout,
             a.resblock,
             list(a.resblock_kernel_sizes),
             [list(d) for d in a.resblock_dilation_sizes],
@@ -254,6 +254,9 @@ class TrainConfig:
     max_steps: int | None = _why(
         "Stop after this many optimizer steps (smoke tests); None trains all epochs.", default=None
     )
+    device: str = _why(
+        "cpu, cuda, or auto (CUDA when available); torchrun gives each process one GPU.", default="auto"
+    )
     num_workers: int = _why("Data-loading worker processes per device.", default=0)
     index: bool = _why(
         "Build the FAISS retrieval index after training (sharper timbre at conversion).", default=True
@@ -279,6 +282,7 @@ class TrainConfig:
             ("f0_method", F0_METHODS),
             ("amp", AMP_MODES),
             ("preset", PRESETS),
+            ("device", ("auto", "cpu", "cuda")),
         ):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
@@ -305,6 +309,9 @@ class TrainConfig:
         if "betas" in values:
             values["betas"] = tuple(values["betas"])
         return cls(**values)
+
+    ARCH_FIELDS = ("sr", "version", "f0", "preset")
+    """Settings that shape the networks: a resumed run must keep them."""
 
     def save(self, path: Path) -> None:
         from training.fsutil import atomic_write_text

@@ -1,183 +1,181 @@
-"""Dataset report: what is in a folder of recordings, before anything runs.
+"""Training data: slices with their features, length-bucketed distributed batches, padding collate.
 
-Every file soundfile can open is measured (duration, rate, clipping, long silences); every other
-file is listed as rejected with the reason. The report ends with warnings in plain words, such as
-too little audio for RVC (about 10 minutes or more is recommended).
+One item is one prepared slice: the model-rate wave, its linear spectrogram, the content features
+repeated to 100 frames/s, coarse and fine pitch. All frame-rate tensors are cut to a common length
+(at most ``MAX_FRAMES``, as the reference) and the wave to that many hops.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import torch
+from torch.utils.data import Dataset, Sampler
 
-MIN_RECOMMENDED_SECONDS = 600.0
-"""RVC wants about 10 minutes or more of clean speech or singing."""
-MIN_FILE_SECONDS = 0.5
-CLIP_LEVEL = 0.999
-CLIP_FRACTION_WARN = 1e-3
-SILENCE_DB = -50.0
-LONG_SILENCE_SECONDS = 2.0
-BLOCK_FRAMES = 1 << 18
+from training.config import AudioConfig
+from training.losses import spectrogram
 
-
-@dataclass(frozen=True)
-class FileReport:
-    """Measurements of one readable file."""
-
-    path: str
-    duration: float
-    sample_rate: int
-    channels: int
-    peak: float
-    clipped_fraction: float
-    longest_silence: float
-    """Longest run of near-silence (under -50 dBFS RMS over 10 ms), seconds."""
-
-    @property
-    def problems(self) -> list[str]:
-        out = []
-        if self.clipped_fraction > CLIP_FRACTION_WARN:
-            out.append(f"clipped ({100 * self.clipped_fraction:.2f}% of samples at full scale)")
-        if self.longest_silence >= LONG_SILENCE_SECONDS:
-            out.append(f"long silence ({self.longest_silence:.1f} s; it is cut out)")
-        return out
+MAX_FRAMES = 900
+BUCKET_BOUNDARIES = (0, 100, 200, 300, 400, 500, 600, 700, 800, 900)
 
 
 @dataclass(frozen=True)
-class Rejected:
-    path: str
-    reason: str
+class SliceFiles:
+    """Paths of one slice's wave and features."""
+
+    name: str
+    wav: Path
+    content: Path
+    f0_coarse: Path | None
+    f0: Path | None
 
 
-@dataclass(frozen=True)
-class DatasetReport:
-    """The whole folder: usable files, rejected files and plain-words warnings."""
+@dataclass
+class Batch:
+    """A padded batch. Frame tensors are at 100 frames/s; lengths are valid frames per item.
 
-    root: str
-    files: list[FileReport] = field(default_factory=list)
-    rejected: list[Rejected] = field(default_factory=list)
+    phone ``[B, T, C]``, phone_lengths ``[B]``, pitch ``[B, T]`` (int64, or None for no-f0 models),
+    pitchf ``[B, T]``, spec ``[B, F, T]``, spec_lengths ``[B]``, wave ``[B, 1, T*hop]``, sid ``[B]``.
+    """
 
-    @property
-    def total_seconds(self) -> float:
-        return float(sum(f.duration for f in self.files))
+    phone: torch.Tensor
+    phone_lengths: torch.Tensor
+    pitch: torch.Tensor | None
+    pitchf: torch.Tensor | None
+    spec: torch.Tensor
+    spec_lengths: torch.Tensor
+    wave: torch.Tensor
+    sid: torch.Tensor
 
-    @property
-    def sample_rates(self) -> list[int]:
-        return sorted({f.sample_rate for f in self.files})
+    def to(self, device: torch.device) -> Batch:
+        def mv(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device, non_blocking=True)
 
-    @property
-    def ok(self) -> bool:
-        """True when there is something to train on (warnings may still apply)."""
-        return bool(self.files)
+        return Batch(*(mv(getattr(self, f)) for f in self.__dataclass_fields__))  # type: ignore[arg-type]
 
-    @property
-    def warnings(self) -> list[str]:
-        out = []
-        if not self.files:
-            out.append(f"no usable audio in {self.root}")
-        elif self.total_seconds < MIN_RECOMMENDED_SECONDS:
-            out.append(
-                f"only {self.total_seconds / 60:.1f} minutes of audio: RVC wants about 10 minutes or more; "
-                "the voice will sound rough"
+
+class SliceDataset(Dataset):
+    """Prepared slices with their features (see :mod:`training.features` for the files)."""
+
+    def __init__(self, items: Sequence[SliceFiles], audio: AudioConfig, f0: bool) -> None:
+        self.items = list(items)
+        self.audio = audio
+        self.f0 = f0
+        self.lengths = [self._frames(it) for it in self.items]
+
+    def _frames(self, it: SliceFiles) -> int:
+        n = sf.info(str(it.wav)).frames // self.audio.hop_length
+        return min(n, MAX_FRAMES)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        it = self.items[index]
+        hop = self.audio.hop_length
+        wav, sr = sf.read(str(it.wav), dtype="float32")
+        if sr != self.audio.sample_rate:
+            raise ValueError(
+                f"{it.wav} is at {sr} Hz, expected {self.audio.sample_rate}; prepare the data again"
             )
-        if len(self.sample_rates) > 1:
-            rates = ", ".join(str(r) for r in self.sample_rates)
-            out.append(f"mixed sample rates ({rates} Hz): all are resampled to the model rate")
-        if self.rejected:
-            out.append(f"{len(self.rejected)} file(s) skipped (listed above)")
-        clipped = [f for f in self.files if f.clipped_fraction > CLIP_FRACTION_WARN]
-        if clipped:
-            out.append(f"{len(clipped)} file(s) are clipped: distortion will be learned as part of the voice")
+        phone = np.repeat(np.load(it.content), 2, axis=0)
+        n = min(len(phone), len(wav) // hop, MAX_FRAMES)
+        out: dict[str, torch.Tensor] = {}
+        if self.f0:
+            assert it.f0_coarse is not None and it.f0 is not None
+            coarse, f0 = np.load(it.f0_coarse), np.load(it.f0)
+            n = min(n, len(coarse), len(f0))
+            out["pitch"] = torch.from_numpy(coarse[:n].astype(np.int64))
+            out["pitchf"] = torch.from_numpy(f0[:n].astype(np.float32))
+        wave = torch.from_numpy(wav[: n * hop]).unsqueeze(0)
+        out["spec"] = spectrogram(wave, self.audio)[0, :, :n]
+        out["wave"] = wave
+        out["phone"] = torch.from_numpy(phone[:n].astype(np.float32))
         return out
 
-    def summary(self) -> str:
-        """A multi-line, human-readable report."""
-        lines = [f"{len(self.files)} file(s), {self.total_seconds / 60:.1f} minutes in {self.root}"]
-        for f in self.files:
-            if f.problems:
-                lines.append(f"  {f.path}: {'; '.join(f.problems)}")
-        for r in self.rejected:
-            lines.append(f"  skipped {r.path}: {r.reason}")
-        lines.extend(f"warning: {w}" for w in self.warnings)
-        return "\n".join(lines)
+
+def collate(items: Sequence[dict[str, torch.Tensor]]) -> Batch:
+    """Zero-pads to the longest item; items keep their order (the sampler already bucketed them)."""
+    lengths = torch.tensor([it["phone"].shape[0] for it in items], dtype=torch.long)
+    t_max = int(lengths.max())
+    hop = items[0]["wave"].shape[-1] // max(1, items[0]["phone"].shape[0])
+    b = len(items)
+    phone = torch.zeros(b, t_max, items[0]["phone"].shape[1])
+    spec = torch.zeros(b, items[0]["spec"].shape[0], t_max)
+    wave = torch.zeros(b, 1, t_max * hop)
+    has_f0 = "pitch" in items[0]
+    pitch = torch.zeros(b, t_max, dtype=torch.long) if has_f0 else None
+    pitchf = torch.zeros(b, t_max) if has_f0 else None
+    for i, it in enumerate(items):
+        n = it["phone"].shape[0]
+        phone[i, :n] = it["phone"]
+        spec[i, :, :n] = it["spec"]
+        wave[i, :, : it["wave"].shape[-1]] = it["wave"]
+        if pitch is not None and pitchf is not None:
+            pitch[i, :n] = it["pitch"]
+            pitchf[i, :n] = it["pitchf"]
+    return Batch(phone, lengths, pitch, pitchf, spec, lengths.clone(), wave, torch.zeros(b, dtype=torch.long))
 
 
-def iter_files(root: Path) -> Iterator[Path]:
-    """All regular, non-hidden files under ``root``, sorted for a stable order."""
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts):
-            yield path
+class DistributedBucketSampler(Sampler[list[int]]):
+    """Batches of similar length, the same number on every rank, reshuffled per epoch.
 
+    Items fall into buckets by frame count (``boundaries``); each bucket is padded by repeating its
+    items to a multiple of ``batch_size * num_replicas`` so that no rank waits for another. The
+    order depends only on ``seed`` and the epoch, so a resumed run replays the same batches.
+    """
 
-def _longest_run(mask: np.ndarray) -> int:
-    """Length of the longest run of True values in a 1-D bool array."""
-    if not mask.any():
-        return 0
-    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return int((edges[1::2] - edges[::2]).max())
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        num_replicas: int = 1,
+        rank: int = 0,
+        boundaries: Sequence[int] = BUCKET_BOUNDARIES,
+        seed: int = 0,
+    ) -> None:
+        if not lengths:
+            raise ValueError("no training items")
+        self.batch_size = batch_size
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.seed = seed
+        self.epoch = 0
+        edges = [*boundaries, max(max(lengths), boundaries[-1]) + 1]
+        buckets: list[list[int]] = [[] for _ in range(len(edges) - 1)]
+        for i, n in enumerate(lengths):
+            for b in range(len(edges) - 1):
+                if edges[b] < n <= edges[b + 1] or (b == 0 and n <= edges[0]):
+                    buckets[b].append(i)
+                    break
+        self.buckets = [b for b in buckets if b]
 
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
-def measure_file(path: Path) -> FileReport:
-    """Reads ``path`` block by block; raises ``RuntimeError``/``sf.LibsndfileError`` if unreadable."""
-    info = sf.info(str(path))
-    if info.frames <= 0 or info.samplerate <= 0:
-        raise ValueError("contains no audio")
-    frame = max(1, info.samplerate // 100)
-    peak = 0.0
-    clipped = 0
-    silent_runs: list[np.ndarray] = []
-    with sf.SoundFile(str(path)) as f:
-        for block in f.blocks(blocksize=BLOCK_FRAMES - BLOCK_FRAMES % frame, dtype="float32", always_2d=True):
-            mono = block.mean(axis=1)
-            if not np.isfinite(mono).all():
-                raise ValueError("contains NaN or infinite samples")
-            peak = max(peak, float(np.abs(block).max(initial=0.0)))
-            clipped += int((np.abs(block) >= CLIP_LEVEL).any(axis=1).sum())
-            n = len(mono) // frame * frame
-            rms = np.sqrt(np.mean(mono[:n].reshape(-1, frame) ** 2, axis=1) + 1e-12)
-            silent_runs.append(20 * np.log10(rms) < SILENCE_DB)
-    silent = np.concatenate(silent_runs) if silent_runs else np.zeros(0, bool)
-    return FileReport(
-        path=str(path),
-        duration=info.frames / info.samplerate,
-        sample_rate=int(info.samplerate),
-        channels=int(info.channels),
-        peak=peak,
-        clipped_fraction=clipped / info.frames,
-        longest_silence=_longest_run(silent) * frame / info.samplerate,
-    )
+    def _batches(self) -> list[list[int]]:
+        rng = random.Random(self.seed * 100003 + self.epoch)
+        total = self.batch_size * self.num_replicas
+        batches: list[list[int]] = []
+        for bucket in self.buckets:
+            order = list(bucket)
+            rng.shuffle(order)
+            while len(order) % total:
+                order.append(order[len(order) % len(bucket)])
+            mine = order[self.rank :: self.num_replicas]
+            batches.extend(mine[i : i + self.batch_size] for i in range(0, len(mine), self.batch_size))
+        # Same permutation on every rank: each rank's k-th batch comes from the same bucket.
+        perm = list(range(len(batches)))
+        rng.shuffle(perm)
+        return [batches[i] for i in perm]
 
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self._batches())
 
-def scan_dataset(root: str | Path, progress: Callable[[int, int], None] | None = None) -> DatasetReport:
-    """Measures every file under ``root``; unreadable, empty, too short or silent files are rejected."""
-    root = Path(root)
-    if not root.is_dir():
-        return DatasetReport(str(root), [], [Rejected(str(root), "is not a folder")])
-    paths = list(iter_files(root))
-    files: list[FileReport] = []
-    rejected: list[Rejected] = []
-    for i, path in enumerate(paths):
-        try:
-            report = measure_file(path)
-        except (RuntimeError, ValueError, OSError, sf.LibsndfileError) as exc:
-            rejected.append(Rejected(str(path), f"unreadable ({_first_line(exc)})"))
-        else:
-            if report.duration < MIN_FILE_SECONDS:
-                rejected.append(Rejected(str(path), f"too short ({report.duration:.2f} s)"))
-            elif report.peak < 10 ** (SILENCE_DB / 20):
-                rejected.append(Rejected(str(path), "silent"))
-            else:
-                files.append(report)
-        if progress is not None:
-            progress(i + 1, len(paths))
-    return DatasetReport(str(root), files, rejected)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    def __len__(self) -> int:
+        return len(self._batches())

@@ -24,8 +24,8 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
-from training.data import DatasetReport
 from training.fsutil import atomic_path, atomic_write_text
+from training.report import DatasetReport
 
 PREP_VERSION = 1
 
