@@ -20,10 +20,14 @@ from training.config import Variant
 def build_generator(var: Variant, f0: bool) -> nn.Module:
     """A fresh synthesizer with ``enc_q`` for a variant (random init)."""
     from models.rvc.config import from_community
-    from models.rvc.net import build_synthesizer
+    from models.rvc.net import SynthesizerTrn
 
-    cfg = from_community(var.config_list(), version=var.version, f0=f0)
-    return build_synthesizer(cfg)
+    cfg = from_community(var.config_list(), version=var.version, f0=int(f0))
+    return SynthesizerTrn(cfg, with_posterior=True, weight_norm=True)
+
+
+NSF_NOISE = 1.0
+"""Scale of the NSF source noise during training (the reference trains with it)."""
 
 
 @dataclass
@@ -85,14 +89,11 @@ class TrainingGenerator(nn.Module):
     ) -> GenOut:
         net: Any = self.net
         g = net.emb_g(sid).unsqueeze(-1)
-        m_p, logs_p, _ = self._maybe_ckpt(net.enc_p, phone, pitch, phone_lengths)
-        z, _, logs_q, z_mask = self._maybe_ckpt(net.enc_q, spec, spec_lengths, g=g)
-        z_p = self._maybe_ckpt(net.flow, z, z_mask, g=g)
+        m_p, logs_p, _ = self._maybe_ckpt(net.enc_p, phone, pitch if net.f0 else None, phone_lengths)
+        z, _, logs_q, z_mask = self._maybe_ckpt(net.enc_q, spec, spec_lengths, g)
+        z_p = self._maybe_ckpt(net.flow, z, z_mask, g)
         ids = rand_slice_starts(spec_lengths, self.segment_frames)
         z_slice = slice_frames(z, ids, self.segment_frames)
-        if pitchf is not None:
-            f0_slice = slice_frames(pitchf, ids, self.segment_frames)
-            wave = self._maybe_ckpt(net.dec, z_slice, f0_slice, g=g)
-        else:
-            wave = self._maybe_ckpt(net.dec, z_slice, g=g)
+        f0_slice = slice_frames(pitchf, ids, self.segment_frames) if pitchf is not None else None
+        wave = self._maybe_ckpt(net.dec, z_slice, g, f0_slice, NSF_NOISE)
         return GenOut(wave, ids, z_p, m_p, logs_p, logs_q, z_mask)
