@@ -61,7 +61,9 @@ class State:
     @property
     def synth(self) -> nn.Module:
         """The bare synthesizer (inference network with ``enc_q``)."""
-        return unwrap(self.gen).net
+        net = unwrap(self.gen).net
+        assert isinstance(net, nn.Module)
+        return net
 
     @property
     def disc_module(self) -> nn.Module:
