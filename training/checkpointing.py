@@ -28,16 +28,16 @@ class ResumeError(VoxshiftError):
 
 
 def rng_state() -> dict[str, Any]:
-    """This process's RNG states (python, numpy, torch, cuda) in weights-only-loadable types."""
+    """This process's RNG states as plain Python values (picklable for gathering, weights-only safe)."""
     py = random.getstate()
     np_state: Any = np.random.get_state()
     state: dict[str, Any] = {
         "python": [py[0], list(py[1]), py[2]],
-        "numpy": [np_state[0], torch.from_numpy(np.asarray(np_state[1]).copy()), *np_state[2:]],
-        "torch": torch.get_rng_state(),
+        "numpy": [np_state[0], np.asarray(np_state[1]).tolist(), *(np_state[2:])],
+        "torch": torch.get_rng_state().tolist(),
     }
     if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        state["cuda"] = [t.tolist() for t in torch.cuda.get_rng_state_all()]
     return state
 
 
@@ -45,10 +45,11 @@ def set_rng_state(state: dict[str, Any]) -> None:
     py = state["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
     np_state = state["numpy"]
-    np.random.set_state((np_state[0], np_state[1].numpy(), *np_state[2:]))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    np.random.set_state((np_state[0], np.asarray(np_state[1], dtype=np.uint32), *np_state[2:]))
+    torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
+    cuda = state.get("cuda")
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([torch.tensor(t, dtype=torch.uint8) for t in cuda])
 
 
 def checkpoint_path(directory: Path, step: int) -> Path:

@@ -253,8 +253,8 @@ def _save(st: DistillState, cfg: DistillConfig, env: DistEnv, events: EventWrite
         return
     data = {
         "config": cfg.to_dict(), "net_g": st.bare(st.student).state_dict(),
-        "net_d": st.bare(st.disc).state_dict(), "optim_g": st.optim_g.state_dict(), "optim_d": st.optim_d.state_dict(), "epoch": st.epoch,
-        "step": st.step, "rng": rngs,
+        "net_d": st.bare(st.disc).state_dict(), "optim_g": st.optim_g.state_dict(),
+        "optim_d": st.optim_d.state_dict(), "epoch": st.epoch, "step": st.step, "rng": rngs,
     }  # fmt: skip
     path = checkpointing.save(data, cfg.exp_dir / "checkpoints", st.step, cfg.keep_checkpoints)
     events.emit(Checkpoint(str(path), st.step, st.epoch))
@@ -324,12 +324,13 @@ def run_distill(cfg: DistillConfig, env: DistEnv, events: EventWriter, teacher: 
         dataset, env.world_size, env.rank, shuffle=True, seed=cfg.seed, drop_last=False
     )
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler)
+    first = st.step
     while st.epoch < cfg.epochs and not (cfg.max_steps is not None and st.step >= cfg.max_steps):
         sampler.set_epoch(st.epoch)
         dataset.epoch = st.epoch
         for x, y in loader:
             losses = _step(st, x.to(env.device), y.to(env.device), cfg)
-            if st.step % cfg.log_every == 0 or st.step == 1:
+            if st.step % cfg.log_every == 0 or st.step == first + 1:
                 events.emit(StepLosses(st.step, st.epoch, mean_across(env, losses), cfg.learning_rate))
             if cfg.max_steps is not None and st.step >= cfg.max_steps:
                 break

@@ -270,7 +270,7 @@ def train(state: State, dataset: SliceDataset, cfg: TrainConfig, env: DistEnv, i
                 losses = micro_step(state, batch.to(env.device), cfg, var, env, sync)
             optimizer_step(state)
             rate = (state.step - s0) / max(1e-9, time.monotonic() - t0)
-            if state.step % cfg.log_every == 0 or state.step == 1 or _done(state, cfg):
+            if state.step % cfg.log_every == 0 or state.step == s0 + 1 or _done(state, cfg):
                 _log_step(state, losses, env, io, rate)
             io.events.emit(Progress("train", state.step, total, _eta(total - state.step, rate)))
             if _done(state, cfg):

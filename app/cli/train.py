@@ -59,7 +59,7 @@ def _add_rvc(sub: Any) -> None:
     p.add_argument("--name", required=True, help=why["name"])
     p.add_argument("--out", default="runs", help=why["out_dir"])
     p.add_argument("--sr", default="40k", choices=("32k", "40k", "48k"), help=why["sr"])
-    p.add_argument("--version", default="v2", choices=("v1", "v2"), help=why["version"])
+    p.add_argument("--version", dest="model_version", default="v2", choices=("v1", "v2"), help=why["version"])
     p.add_argument(
         "--f0-method", default="rmvpe", choices=("rmvpe", "fcpe", "crepe", "dsp"), help=why["f0_method"]
     )
@@ -139,7 +139,7 @@ def _write_rvc(args: argparse.Namespace, kind: str) -> Any:
     from training.launch import write_train_job
 
     cfg = TrainConfig(
-        name=args.name, data_dir=args.data, out_dir=args.out, sr=args.sr, version=args.version,
+        name=args.name, data_dir=args.data, out_dir=args.out, sr=args.sr, version=args.model_version,
         f0=not args.no_f0, f0_method=args.f0_method, preset=args.preset, epochs=args.epochs,
         batch_size=args.batch, save_every=args.save_every, amp=args.amp, grad_accum=args.grad_accum,
         grad_checkpoint=args.grad_checkpoint, pretrained_g=args.pretrained_g, pretrained_d=args.pretrained_d,
