@@ -65,7 +65,7 @@ def make_f0_fn(method: str, model_path: str | None, device: torch.device) -> F0F
     """The pitch tracker of :mod:`models.pitch` as a plain function."""
     from models.pitch import create_tracker
 
-    tracker: Any = create_tracker(method, model_path, device=device)
+    tracker: Any = create_tracker(method, device=device, rmvpe_path=model_path)
 
     def f0(wav16k: np.ndarray) -> np.ndarray:
         return np.asarray(tracker.f0(wav16k), dtype=np.float32)

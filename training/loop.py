@@ -198,11 +198,15 @@ def optimizer_step(state: State) -> None:
     state.batch_in_epoch += 1
 
 
-def heldout_mel(state: State, dataset: SliceDataset, var: Variant, env: DistEnv, seed: int) -> float:
-    """Mean mel L1 of the inference path (prior + flow + decoder) on held-out slices; fixed noise."""
+def heldout_mel(
+    state: State, dataset: SliceDataset, var: Variant, env: DistEnv, seed: int
+) -> tuple[float, torch.Tensor | None]:
+    """Mean mel L1 of the inference path (prior + flow + decoder) on held-out slices (fixed noise),
+    and the first slice's converted audio ``[N]`` (for TensorBoard)."""
     net: Any = state.synth
     net.eval()
     total = 0.0
+    sample: torch.Tensor | None = None
     with torch.random.fork_rng(devices=[]), torch.inference_mode():
         torch.manual_seed(seed)
         for i in range(len(dataset)):
@@ -212,8 +216,10 @@ def heldout_mel(state: State, dataset: SliceDataset, var: Variant, env: DistEnv,
             ref = mel_spectrogram(b.wave[..., :n].squeeze(1), var.audio)
             hat = mel_spectrogram(audio[..., :n].float().squeeze(1), var.audio)
             total += float(torch.nn.functional.l1_loss(hat, ref))
+            if sample is None:
+                sample = audio[0, 0].float().cpu()
     net.train()
-    return total / max(1, len(dataset))
+    return total / max(1, len(dataset)), sample
 
 
 @dataclass
@@ -303,7 +309,6 @@ def end_epoch(state: State, cfg: TrainConfig, env: DistEnv, io: LoopIO) -> None:
     """Scheduler step, held-out evaluation (rank 0) and the periodic checkpoint."""
     state.sched_g.step()
     state.sched_d.step()
-    finished = state.epoch  # 0-based index of the epoch just completed
     state.epoch += 1
     state.batch_in_epoch = 0
     last = state.epoch >= cfg.epochs or _done(state, cfg)
@@ -313,7 +318,7 @@ def end_epoch(state: State, cfg: TrainConfig, env: DistEnv, io: LoopIO) -> None:
         and len(io.heldout)
         and (state.epoch % cfg.save_every == 0 or last)
     ):
-        value = heldout_mel(state, io.heldout, cfg.variant, env, cfg.seed)
+        value, sample = heldout_mel(state, io.heldout, cfg.variant, env, cfg.seed)
         if state.tracker.add(state.epoch, state.step, value):
             io.on_best(state)
         best = state.tracker.best
@@ -321,7 +326,10 @@ def end_epoch(state: State, cfg: TrainConfig, env: DistEnv, io: LoopIO) -> None:
         io.events.emit(Eval(state.epoch, state.step, value, best[0], state.tracker.advice()))
         if io.tb is not None:
             io.tb.add_scalar("heldout/mel", value, state.step)
-    del finished
+            if sample is not None:
+                io.tb.add_audio(
+                    "heldout/sample", sample, state.step, sample_rate=cfg.variant.audio.sample_rate
+                )
     if state.epoch % cfg.save_every == 0 or last:
         save_checkpoint(state, cfg, env, io)
 

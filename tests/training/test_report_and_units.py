@@ -142,3 +142,18 @@ def test_discriminator_layout_matches_reference_keys() -> None:
     assert tuple(sd["discriminators.1.convs.4.weight_v"].shape) == (1024, 1024, 5, 1)
     assert len([k for k in sd if k.startswith("discriminators.")]) == len(sd)
     assert torch.isfinite(sd["discriminators.0.conv_post.weight_g"]).all()
+
+
+def test_api_prepares_a_resumable_job_and_refuses_other_architecture(tmp_path: Path) -> None:
+    from training import api
+
+    settings = api.TrainConfig(
+        name="v", data_dir=str(tmp_path), out_dir=str(tmp_path / "runs"), preset="tiny"
+    )
+    job = api.prepare_job(settings, api.LaunchConfig(nproc=2))
+    assert job.config_path.is_file() and "training.cli" in job.argv and job.env["PYTHONUNBUFFERED"] == "1"
+    assert api.TrainConfig.from_dict(json.loads(job.config_path.read_text())) == settings
+    api.prepare_job(settings)  # same architecture: fine (a rerun resumes)
+    with pytest.raises(ConfigError, match="other version"):
+        api.prepare_job(api.TrainConfig(**{**settings.to_dict(), "version": "v1"}))
+    assert all(why for _, why in api.settings_help().values())
