@@ -129,7 +129,6 @@ def config_json(cfg: Any) -> dict[str, Any]:
 def rvc_teacher(cfg: DistillConfig, device: torch.device) -> Teacher:
     """The RVC voice as a teacher: content + pitch features -> synthesizer -> back to 16 kHz."""
     from models.rvc import load_voice
-
     from training.features import coarse_pitch, make_content_fn, make_f0_fn
 
     voice: Any = load_voice(cfg.teacher)
@@ -243,8 +242,8 @@ def _step(st: DistillState, x: torch.Tensor, y: torch.Tensor, cfg: DistillConfig
     loss_g.backward(inputs=[p for p in st.student.parameters() if p.requires_grad])
     st.optim_g.step()
     st.step += 1
-    return {"d": float(loss_d), "g": float(loss_g), "mel": float(loss_mel), "fm": float(loss_fm),
-            "adv": float(loss_adv)}  # fmt: skip
+    values = {"d": loss_d, "g": loss_g, "mel": loss_mel, "fm": loss_fm, "adv": loss_adv}
+    return {k: float(v.detach()) for k, v in values.items()}
 
 
 def _save(st: DistillState, cfg: DistillConfig, env: DistEnv, events: EventWriter) -> None:
