@@ -3,15 +3,21 @@
 Runs a few real optimizer steps (generator + multi-period discriminator, all losses) on random
 features (1 s slices) on the CPU, and on CUDA with and without AMP when a GPU is present. Prints
 a markdown table (paste into docs/readme/training.md).
+
+    .venv/bin/python bench/train.py [--steps 3] [--batch 4] [--frames 100]
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import time
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training.config import TrainConfig
 from training.data import collate

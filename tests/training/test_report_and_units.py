@@ -147,9 +147,14 @@ def test_discriminator_layout_matches_reference_keys() -> None:
 def test_api_prepares_a_resumable_job_and_refuses_other_architecture(tmp_path: Path) -> None:
     from training import api
 
-    settings = api.TrainConfig(
-        name="v", data_dir=str(tmp_path), out_dir=str(tmp_path / "runs"), preset="tiny"
-    )
+    enc = tmp_path / "hubert.pt"
+    enc.write_bytes(b"x")
+    base = {"name": "v", "data_dir": str(tmp_path), "out_dir": str(tmp_path / "runs"), "preset": "tiny"}
+    with pytest.raises(ConfigError, match="content encoder"):
+        api.prepare_job(api.TrainConfig(**base, f0_method="dsp"))
+    with pytest.raises(ConfigError, match="rmvpe"):
+        api.prepare_job(api.TrainConfig(**base, content_encoder=str(enc)))
+    settings = api.TrainConfig(**base, content_encoder=str(enc), f0_method="dsp")
     job = api.prepare_job(settings, api.LaunchConfig(nproc=2))
     assert job.config_path.is_file() and "training.cli" in job.argv and job.env["PYTHONUNBUFFERED"] == "1"
     assert api.TrainConfig.from_dict(json.loads(job.config_path.read_text())) == settings
@@ -157,3 +162,38 @@ def test_api_prepares_a_resumable_job_and_refuses_other_architecture(tmp_path: P
     with pytest.raises(ConfigError, match="other version"):
         api.prepare_job(api.TrainConfig(**{**settings.to_dict(), "version": "v1"}))
     assert all(why for _, why in api.settings_help().values())
+
+
+@pytest.mark.parametrize(("amp", "accum", "ckpt"), [("bf16", 2, True), ("fp16", 1, False)])
+def test_loop_options_amp_accumulation_checkpointing(amp: str, accum: int, ckpt: bool) -> None:
+    from training.data import collate
+    from training.discriminators import MultiPeriodDiscriminator
+    from training.distenv import DistEnv
+    from training.generator import TrainingGenerator, build_generator
+    from training.loop import make_state, micro_step, optimizer_step
+    from training.losses import spectrogram
+
+    torch.manual_seed(0)
+    cfg = TrainConfig(name="t", data_dir=".", preset="tiny", amp=amp, grad_accum=accum, grad_checkpoint=ckpt)
+    var = cfg.variant
+    env = DistEnv(0, 1, 0, torch.device("cpu"))
+    gen = TrainingGenerator(build_generator(var, True), var.segment_frames, var.audio.hop_length, ckpt)
+    state = make_state(cfg, gen, MultiPeriodDiscriminator(var.periods, var.arch.disc_scale), env)
+    items = []
+    for n in (40, 30):
+        wave = torch.randn(1, n * var.audio.hop_length) * 0.1
+        items.append({"phone": torch.randn(n, var.content_dim), "pitch": torch.randint(1, 255, (n,)),
+                      "pitchf": torch.full((n,), 140.0), "wave": wave,
+                      "spec": spectrogram(wave, var.audio)[0, :, :n]})  # fmt: skip
+    before = [p.detach().clone() for p in state.synth.parameters()]
+    batch = collate(items)
+    for _ in range(4):  # fp16: the loss scaler skips steps whose gradients overflow, then backs off
+        for i in range(accum):
+            losses = micro_step(state, batch, cfg, var, env, i == accum - 1)
+            assert all(np.isfinite(v) for v in losses.values())
+        optimizer_step(state)
+        if any(not torch.equal(a, b) for a, b in zip(before, state.synth.parameters(), strict=True)):
+            break
+    else:
+        pytest.fail("the generator never changed")
+    assert amp != "fp16" or state.scaler.get_scale() < 65536.0
