@@ -291,6 +291,7 @@ def _prepare(
     root = cfg.exp_dir / "corpus"
     listing = root / "slices.json"
     if env.is_main:
+        teacher = teacher or rvc_teacher(cfg, env.device)  # a wrong teacher file fails before any work
         events.emit(Stage("prepare", f"slicing the corpus {cfg.corpus}"))
         report = scan_dataset(cfg.corpus)
         if not report.ok:
@@ -298,9 +299,7 @@ def _prepare(
         prepared = prepare_dataset(report, root, SliceConfig(sample_rate=SR))
         atomic_write_text(listing, json.dumps(prepared.names))
         events.emit(Stage("teacher", "converting the corpus with the RVC voice"))
-        make_parallel(
-            prepared, prepared.names, teacher or rvc_teacher(cfg, env.device), root / "teacher", events
-        )
+        make_parallel(prepared, prepared.names, teacher, root / "teacher", events)
     barrier(env)
     names = json.loads(listing.read_text(encoding="utf-8"))
     pset = PreparedSet(root, names, 0)

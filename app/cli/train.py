@@ -119,7 +119,7 @@ def _launch(args: argparse.Namespace) -> int:
     from training.launch import LaunchConfig, parse_devices, run_job, torchrun_command
 
     kind, gpus = parse_devices(args.devices)
-    nproc = args.nproc or (len(gpus) if gpus else 1)
+    nproc = args.nproc or (len(gpus) if gpus else _visible_gpus() if kind == "cuda" else 1)
     launch = LaunchConfig(nproc, gpus, args.nnodes, args.rdzv_endpoint, args.name)
     path = _write_rvc(args, kind) if args.train_job == "rvc" else _write_llvc(args, kind)
     cmd = torchrun_command(args.train_job, path, launch)
@@ -132,6 +132,12 @@ def _launch(args: argparse.Namespace) -> int:
     if rc != 0 and not printer.failed:
         print(f"error: training stopped (exit code {rc}); rerun the same command to resume", file=sys.stderr)
     return 1 if rc != 0 or printer.failed else 0
+
+
+def _visible_gpus() -> int:
+    import torch
+
+    return max(1, torch.cuda.device_count())
 
 
 def _write_rvc(args: argparse.Namespace, kind: str) -> Any:
