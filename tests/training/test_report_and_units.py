@@ -200,3 +200,46 @@ def test_loop_options_amp_accumulation_checkpointing(amp: str, accum: int, ckpt:
     else:
         pytest.fail("the generator never changed")
     assert state.scaler.is_enabled() == (amp == "fp16")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sr", "version", "f0"), [("48k", "v2", False), ("32k", "v1", True)])
+def test_other_variants_train_export_and_load(sr: str, version: str, f0: bool, tmp_path: Path) -> None:
+    from models.rvc import load_voice
+    from training.data import collate
+    from training.discriminators import MultiPeriodDiscriminator
+    from training.distenv import DistEnv
+    from training.export import export_voice
+    from training.generator import TrainingGenerator, build_generator
+    from training.loop import make_state, micro_step, optimizer_step
+    from training.losses import spectrogram
+
+    torch.manual_seed(0)
+    cfg = TrainConfig(name="t", data_dir=".", preset="tiny", sr=sr, version=version, f0=f0)
+    var = cfg.variant
+    env = DistEnv(0, 1, 0, torch.device("cpu"))
+    gen = TrainingGenerator(build_generator(var, f0), var.segment_frames, var.audio.hop_length)
+    state = make_state(cfg, gen, MultiPeriodDiscriminator(var.periods, var.arch.disc_scale), env)
+    items = []
+    for n in (16, 12):
+        wave = torch.randn(1, n * var.audio.hop_length) * 0.1
+        item = {
+            "phone": torch.randn(n, var.content_dim),
+            "wave": wave,
+            "spec": spectrogram(wave, var.audio)[0, :, :n],
+        }
+        if f0:
+            item |= {"pitch": torch.randint(1, 255, (n,)), "pitchf": torch.full((n,), 140.0)}
+        items.append(item)
+    batch = collate(items)
+    losses = micro_step(state, batch, cfg, var, env, True)
+    optimizer_step(state)
+    assert all(np.isfinite(v) for v in losses.values())
+    path = export_voice(state.synth.state_dict(), var, f0, tmp_path / "v.pth", "1epoch")
+    raw = torch.load(path, weights_only=True)
+    assert raw["sr"] == sr and raw["version"] == version and raw["f0"] == int(f0)
+    voice = load_voice(path)
+    audio = voice.synthesizer.infer(
+        batch.phone, batch.phone_lengths, batch.pitch, batch.pitchf, torch.zeros(2).long()
+    )
+    assert audio[0].shape == (2, 1, 16 * var.audio.hop_length)
