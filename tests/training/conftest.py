@@ -50,7 +50,6 @@ def tiny_hubert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A HuBERT-base-format file with narrow layers (9 blocks, final_proj to 256: RVC v1)."""
     from models.content import Hubert, HubertConfig
     from models.content.testing import write_hubert_checkpoint
-
     from models.testing import load_manifest
 
     torch.manual_seed(0)

@@ -99,8 +99,8 @@ def test_two_ddp_steps_then_kill_and_resume(trained: dict, speech_dir: Path, tin
 def test_exported_voice_and_index_work(trained: dict, tiny_hubert: Path, speech_dir: Path) -> None:
     import faiss
     import soundfile as sf
-    from models.rvc import load_voice
 
+    from models.rvc import load_voice
     from training.features import make_content_fn
 
     done = next(e for e in trained["first"] if isinstance(e, Done))
