@@ -189,7 +189,8 @@ def main() -> int:
             r = spawn(args, block=block, f0=f0)
             cells = " | ".join(f"{r[s]:.0f}" for s in STAGES)
             print(
-                f"| {block:g} | {f0} | {cells} | {r['total']:.0f} | {r['cpu']:.0f} | {r['rtf']:.2f} | {r['peak_mb']:.0f} |",
+                f"| {block:g} | {f0} | {cells} | {r['total']:.0f} | {r['cpu']:.0f} "
+                f"| {r['rtf']:.2f} | {r['peak_mb']:.0f} |",
                 flush=True,
             )
     if args.offline:
