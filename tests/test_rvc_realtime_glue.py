@@ -117,3 +117,9 @@ def test_gate_zeroes_quiet_frames():
     assert np.all(out[: 4 * zc] == 0.5)
     assert np.all(out[9 * zc :] == 0) and np.all(out[6 * zc : 9 * zc] == np.float32(1e-5))
     assert gate(block, state, zc, threshold_db=-60) is block
+
+
+def test_short_blocks_keep_the_sola_crossfade_within_the_block():
+    g = BlockGeometry.of(40000, RealtimeConfig(block_time=0.02, crossfade_time=0.02, extra_time=0.1))
+    assert g.sola_buffer <= g.block == 800
+    assert g.output_length == g.sola_buffer + g.sola_search + g.block
