@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -68,6 +69,59 @@ class _DecoderLayerWeights:
     norms: tuple[tuple[Tensor, Tensor], ...]
 
 
+class _NumpyPrenet:
+    """The gated residual pre-net on one channel in numpy: ~12 tiny layers, so per-op overhead rules.
+
+    Same semantics as :class:`models.llvc.net.CachedConvNet` with its skip rule (each layer keeps
+    ``(k-1)*d`` samples of its input in ``ctx``); float32 throughout.
+    """
+
+    def __init__(self, net: LLVCNet) -> None:
+        cfg = net.cfg.convnet_config
+        p = net.state_dict()
+        self.layers = []
+        start = 0
+        for i, (k, d) in enumerate(zip(cfg.kernel_sizes, cfg.dilations, strict=True)):
+            key = f"convnet_pre.down_convs.{i}."
+            n = (k - 1) * d
+            kernels = []
+            for part in ("filter", "gate"):
+                dil = np.zeros(n + 1, np.float32)
+                dil[::d] = p[key + part + ".weight"].reshape(-1).numpy()
+                kernels.append((dil, np.float32(p[key + part + ".bias"].item())))
+            self.layers.append((start, n, kernels[0], kernels[1]))
+            start += n
+        self.combine = cfg.combine_residuals
+        self.skip = cfg.skip_connection
+
+    @staticmethod
+    def supports(net: LLVCNet) -> bool:
+        cfg = net.cfg.convnet_config
+        return net.has_prenet and cfg.use_residual_blocks and set(cfg.out_channels) == {1}
+
+    def __call__(self, x: np.ndarray, ctx: np.ndarray) -> np.ndarray:
+        """``x [n]`` float32, ``ctx [sum(buf)]`` (updated in place) -> pre-net output ``[n]``."""
+        h = x
+        for start, n, (wf, bf), (wg, bg) in self.layers:
+            conv_in = np.concatenate((ctx[start : start + n], h)) if n else h
+            if n:
+                ctx[start : start + n] = conv_in[conv_in.shape[0] - n :]
+            f = np.tanh(np.correlate(conv_in, wf, "valid") + bf)
+            g = np.correlate(conv_in, wg, "valid") + bg
+            y = conv_in[n:] + f / (np.float32(1.0) + np.exp(-g))
+            if self.combine == "add":
+                h = h + y
+            elif self.combine == "multiply":
+                h = h * y
+            else:
+                h = y
+        if self.skip == "add":
+            return x + h
+        if self.skip == "multiply":
+            return x * h
+        return h
+
+
 class FastLLVC:
     """Precomputed, allocation-light streaming inference for one :class:`LLVCNet` (CPU, batch 1)."""
 
@@ -82,6 +136,7 @@ class FastLLVC:
         self.cfg = cfg = net.cfg
         with torch.inference_mode():
             self._prepare(net)
+        self.np_prenet = _NumpyPrenet(net) if _NumpyPrenet.supports(net) else None
         self.chunk_len = cfg.chunk_len
         self.context = 2 * cfg.L
 
@@ -168,23 +223,27 @@ class FastLLVC:
 
     # ------------------------------------------------------------------ steps
 
-    def step(self, x: Tensor, state: StreamState) -> Tensor:
+    def _prenet(self, x: np.ndarray, state: StreamState) -> Tensor:
+        """Pre-net with the state's cache: ``x [n]`` float32 -> ``[n]``."""
+        if self.np_prenet is not None:
+            return torch.from_numpy(self.np_prenet(x, state.prenet.numpy()[0, 0]))
+        y, state.prenet = self.net.prenet(torch.from_numpy(x).view(1, 1, -1), state.prenet)
+        return y.view(-1)
+
+    def step(self, x: np.ndarray, state: StreamState) -> Tensor:
         """Realtime: ``x [k * chunk_len]`` new samples -> ``[k * chunk_len]`` (state updated in place)."""
         if state.fresh:
             # The whole-signal forward starts with 2L zeros of padding through the pre-net.
-            hist, state.prenet = self.net.prenet(state.x_hist.view(1, 1, -1), state.prenet)
-            state.x_hist.copy_(hist.view(-1))
+            state.x_hist.copy_(self._prenet(np.zeros(self.context, np.float32), state))
             state.fresh = False
-        p, state.prenet = self.net.prenet(x.view(1, 1, -1), state.prenet)
-        window = torch.cat((state.x_hist, p.view(-1)))
+        window = torch.cat((state.x_hist, self._prenet(x, state)))
         state.x_hist.copy_(window[window.shape[0] - self.context :])
         return self._core(window, state)
 
-    def step_window(self, window: Tensor, state: StreamState) -> Tensor:
+    def step_window(self, window: np.ndarray, state: StreamState) -> Tensor:
         """Reference semantics: ``window [2L + k * chunk_len]`` -> ``[k * chunk_len]``."""
         state.fresh = False
-        p, state.prenet = self.net.prenet(window.view(1, 1, -1), state.prenet)
-        return self._core(p.view(-1), state)
+        return self._core(self._prenet(window, state), state)
 
     def _core(self, window: Tensor, state: StreamState) -> Tensor:
         L = self.cfg.L

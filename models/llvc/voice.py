@@ -154,7 +154,7 @@ class LLVCVoice(Voice):
 
     def step(self, x: np.ndarray | torch.Tensor, state: StreamState) -> tuple[np.ndarray, StreamState]:
         """``x [k*chunk_len]`` (realtime) or ``[2L + k*chunk_len]`` (reference window) -> ``[k*chunk]``."""
-        chunk = torch.as_tensor(x, dtype=torch.float32).reshape(-1)
+        chunk = np.ascontiguousarray(np.asarray(x, dtype=np.float32).reshape(-1))
         n, c, ctx = chunk.shape[0], self.fast.chunk_len, self.fast.context
         threads = self.options.threads
         if threads is not None and torch.get_num_threads() != threads:
