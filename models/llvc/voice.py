@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,32 +11,13 @@ import numpy as np
 import torch
 
 from models.base import Voice, VoiceInfo
+from models.checkpoint import safe_load
 from models.errors import ModelFormatError
 from models.llvc.config import DEFAULT_CONFIG, LLVCConfig, load_config
 from models.llvc.net import LLVCNet
 from models.llvc.streaming import FastLLVC, StreamState
 
 CHUNK_FACTORS = (1, 2, 4)
-
-
-def _safe_load(path: Path) -> Any:
-    """Load a torch file without running code (stand-in until ``models.checkpoint.safe_load``)."""
-    try:
-        from models.checkpoint import safe_load  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        safe_load = None
-    if safe_load is not None:
-        return safe_load(path)
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise ModelFormatError(f"LLVC checkpoint not found: {path}.") from exc
-    except pickle.UnpicklingError as exc:
-        raise ModelFormatError(
-            f"{path} is not a plain weights file (it would run code when loaded); refusing to open it."
-        ) from exc
-    except (RuntimeError, OSError, EOFError, ValueError) as exc:
-        raise ModelFormatError(f"{path} is not a readable PyTorch checkpoint ({exc}).") from exc
 
 
 def extract_state_dict(obj: Any, path: Path | str = "checkpoint") -> dict[str, torch.Tensor]:
@@ -195,7 +175,7 @@ def load_voice(
     published default is used when it is None.
     """
     path = Path(path)
-    state = extract_state_dict(_safe_load(path), path)
+    state = extract_state_dict(safe_load(path), path)
     net = build_net(state, _resolve_config(config), path)
     return LLVCVoice(net, name=path.stem, options=LLVCOptions(chunk_factor=chunk_factor, threads=threads))
 
