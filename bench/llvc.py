@@ -25,13 +25,15 @@ from models.llvc.testing import write_rule_checkpoint
 
 
 def _time_calls(fn: Callable[[np.ndarray], object], chunks: list[np.ndarray], warmup: int = 10) -> np.ndarray:
+    """``[2, n]``: wall-clock and thread CPU seconds of each call (CPU time is what the chunk cost
+    this thread; on a shared machine wall time also counts waiting for a core)."""
     for c in chunks[:warmup]:
         fn(c)
-    times = np.empty(len(chunks))
+    times = np.empty((2, len(chunks)))
     for i, c in enumerate(chunks):
-        t0 = time.perf_counter()
+        c0, t0 = time.thread_time(), time.perf_counter()
         fn(c)
-        times[i] = time.perf_counter() - t0
+        times[:, i] = time.perf_counter() - t0, time.thread_time() - c0
     return times
 
 
@@ -89,19 +91,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ckpt, cfg = write_rule_checkpoint(tmp, check=False)
         voices = {
-            (f, t): load_voice(ckpt, cfg, chunk_factor=f, threads=t) for f in (1, 2, 4) for t in sorted({1, cores})
+            (f, t): load_voice(ckpt, cfg, chunk_factor=f, threads=t)
+            for f in (1, 2, 4)
+            for t in sorted({1, cores})
         }
     print(f"load average before: {os.getloadavg()[0]:.2f} on {cores} cores, torch {torch.__version__}\n")
-    print("| path | chunk factor | chunk (ms) | threads | median (ms) | p99 (ms) | RTF (median) |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| path | chunk factor | chunk (ms) | threads | median (ms) | p99 (ms) | RTF | CPU median (ms) | RTF (CPU) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for (factor, threads), voice in voices.items():
         chunk_ms = voice.hop / voice.sample_rate * 1e3
         rows = [("voxshift step", bench_voice(voice, args.seconds))]
         torch.set_num_threads(threads)
         rows.append(("reference loop", bench_reference_loop(voice, args.seconds, factor)))
         for name, t in rows:
-            med, p99 = np.median(t) * 1e3, np.percentile(t, 99) * 1e3
-            print(f"| {name} | {factor} | {chunk_ms:.0f} | {threads} | {med:.2f} | {p99:.2f} | {med / chunk_ms:.2f} |")
+            med, p99, cpu = np.median(t[0]) * 1e3, np.percentile(t[0], 99) * 1e3, np.median(t[1]) * 1e3
+            print(
+                f"| {name} | {factor} | {chunk_ms:.0f} | {threads} | {med:.2f} | {p99:.2f} "
+                f"| {med / chunk_ms:.2f} | {cpu:.2f} | {cpu / chunk_ms:.2f} |"
+            )
     print(f"\nload average after: {os.getloadavg()[0]:.2f}\n")
     print(f"Planned end-to-end latency at {args.device_rate} Hz, period {args.period}:\n")
     print("| chunk factor | hop | LLVC latency | resampler | device periods | total (ms) |")
