@@ -6,7 +6,7 @@ The reference's own streaming loop (``net.forward_chunk``, the procedure of ``in
 timed in the same run for comparison, and the planned end-to-end latency at a device rate is
 printed from the engine's resampler.
 
-    python -m bench.llvc [--seconds 8] [--device-rate 48000] [--period 128]
+    python -m bench.llvc [--seconds 4] [--device-rate 48000] [--period 128]
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def planned_latency_ms(voice: LLVCVoice, device_rate: int, period: int) -> dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="audio per measurement")
+    parser.add_argument("--seconds", type=float, default=4.0, help="audio per measurement")
     parser.add_argument("--device-rate", type=int, default=48000)
     parser.add_argument("--period", type=int, default=128)
     args = parser.parse_args()
