@@ -180,12 +180,16 @@ def load_voice(
     return LLVCVoice(net, name=path.stem, options=LLVCOptions(chunk_factor=chunk_factor, threads=threads))
 
 
-def stream_reference(voice: LLVCVoice, audio: np.ndarray | torch.Tensor, chunk_factor: int) -> np.ndarray:
-    """The reference ``infer_stream`` over a whole signal: ``audio [N]`` -> ``[1, N]`` (float32)."""
+def stream_reference(voice: LLVCVoice, audio: np.ndarray | torch.Tensor, chunk_factor: int) -> torch.Tensor:
+    """The reference ``infer_stream`` over a whole signal: ``audio [N]`` -> ``[1, N]`` float32 tensor.
+
+    Like the reference it returns a tensor (``np.asarray`` of it is free).
+    """
     from models.llvc.streaming import stream_reference_net
 
-    x = torch.as_tensor(audio, dtype=torch.float32).reshape(-1)
+    x = torch.as_tensor(np.asarray(audio, dtype=np.float32)).reshape(-1)
     if chunk_factor < 1:
         raise ValueError(f"chunk_factor must be positive, got {chunk_factor}")
     with torch.inference_mode():
-        return stream_reference_net(voice.net, x, chunk_factor).numpy()
+        out = stream_reference_net(voice.net, x, chunk_factor)
+    return out.clone()

@@ -84,22 +84,24 @@ def test_llvc_runs_live_without_xruns_at_the_planned_latency(jack_server: Any, t
     fits = []
     for p in range(3):
         w = StreamResampler(RATE, 16000).process(np.concatenate([np.zeros(p, np.float32), x]))
-        lag, corr = measure_lag(w[:48000], vin[:400000], max_lag=len(vin) // 2)
+        lag, corr = measure_lag(w[:8000], vin[:400000], max_lag=len(vin) // 2)
         fits.append((corr, 3 * lag + p))
     corr_in, A = max(fits)
-    assert corr_in > 0.99, fits
+    xruns = (after.xruns - before.xruns, jack_xruns, after.late_hops - before.late_hops)
+    detail = f"load average {os.getloadavg()[0]:.1f}, xruns (stream, jack, late hops) {xruns}"
+    assert corr_in > 0.99, (fits, detail)
     # output side: the engine's output resampler applied to the voice's output, from x[0] on
     z = StreamResampler(16000, RATE).process(voice.y[: voice.n])
     k0 = A + round(3 * r_in.delay + 3 * voice.latency + r_out.delay)  # where x[0]'s conversion sits in z
     # the recording holds exactly these samples (rule weights: compare with the voice's own output)
-    measured, corr_out = measure_lag(z[k0 : k0 + 3 * RATE], rec)
-    assert corr_out > 0.99, (corr_out, measured)
+    measured, corr_out = measure_lag(z[k0 : k0 + RATE // 2], rec[: 2 * RATE])
+    assert corr_out > 0.99, (corr_out, measured, detail)
     planned = after.planned.total * RATE
-    assert abs(measured - planned) <= PERIOD, (measured, planned, after.planned)
+    assert abs(measured - planned) <= PERIOD, (measured, planned, after.planned, detail)
     assert after.planned.voice == pytest.approx(voice.latency / 16000)
     assert after.planned.resampler == pytest.approx(r_in.delay / 16000 + r_out.delay / RATE)
     # zero xruns after warm-up (JACK's and the stream's), no dropped or underflowing hops
-    detail = f"load average {os.getloadavg()[0]:.1f}, lag {measured} planned {planned:.1f} frames"
+    detail += f", lag {measured} planned {planned:.1f} frames"
     assert after.hops - before.hops > SECONDS * RATE / PERIOD * 0.95
     assert (after.xruns - before.xruns, jack_xruns) == (0, 0), detail
     assert after.output_underflows == before.output_underflows, detail
