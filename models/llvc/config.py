@@ -188,3 +188,12 @@ def load_config(path: str | Path | None) -> LLVCConfig:
     if not isinstance(raw, Mapping):
         raise ModelFormatError(f"LLVC config {path} must hold a JSON object.")
     return LLVCConfig.from_dict(raw)
+
+
+def sibling_config(checkpoint: str | Path) -> Path | None:
+    """The ``config.json`` next to a checkpoint, if there is one (for the app's file pickers).
+
+    ``load_voice`` itself never guesses: without a config it uses the published default.
+    """
+    candidate = Path(checkpoint).with_name("config.json")
+    return candidate if candidate.is_file() else None

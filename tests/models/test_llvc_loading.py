@@ -13,7 +13,15 @@ import pytest
 import torch
 
 from models.errors import ModelFormatError
-from models.llvc import DEFAULT_CONFIG, LLVCConfig, LLVCNet, load_config, load_voice, stream_reference
+from models.llvc import (
+    DEFAULT_CONFIG,
+    LLVCConfig,
+    LLVCNet,
+    load_config,
+    load_voice,
+    sibling_config,
+    stream_reference,
+)
 from models.llvc.testing import write_rule_checkpoint
 
 
@@ -40,6 +48,7 @@ def _config_json(path: Path, **model_params: Any) -> Path:
 
 def test_published_default_equals_reference_config(checkpoint: tuple[Path, Path]) -> None:
     assert load_config(checkpoint[1]) == DEFAULT_CONFIG
+    assert sibling_config(checkpoint[0]) == checkpoint[1]
     voice = load_voice(checkpoint[0])  # no config: the published default
     assert voice.config == DEFAULT_CONFIG and voice.kind == "llvc"
     assert voice.info().details["latency"] == "14.0 ms"
