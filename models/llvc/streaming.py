@@ -27,20 +27,26 @@ from torch import Tensor
 
 from models.llvc.net import LN_EPS, LLVCNet
 
+ENC_SLACK = 64
+"""Spare encoder-buffer frames beyond 4x the context: compaction happens every few calls."""
+
 
 @dataclass
 class StreamState:
     """Everything the fast path carries between calls (batch 1, time-major).
 
     ``prenet [1, C, sum(buf)]`` pre-net context; ``x_hist [2L]`` tail of the pre-net output
-    (realtime mode); ``enc [enc_buf_len, enc_dim]``; ``self_kv``/``cross_kv``
+    (realtime mode); ``enc`` one ``[rows, enc_dim]`` buffer per encoder layer whose frames
+    ``enc_pos[i] - 2 * 2**i .. enc_pos[i]`` are that layer's context (a linear buffer compacted
+    now and then, so a step copies only its new frames); ``self_kv``/``cross_kv``
     ``[layers, dec_buf_len, 2 * dec_dim]`` key/value projections of the context frames (without
     positional term and bias); ``out [out_buf_len, enc_dim]`` masked frames for ``out_conv``.
     """
 
     prenet: Tensor
     x_hist: Tensor
-    enc: Tensor
+    enc: list[Tensor]
+    enc_pos: list[int]
     self_kv: Tensor
     cross_kv: Tensor
     out: Tensor
@@ -163,7 +169,7 @@ class FastLLVC:
                     (t(p[k + "4.weight"]), t(p[k + "4.bias"])),
                 )
             )
-        self.enc_starts = [sum(2 * 2**j for j in range(i)) for i in range(cfg.num_enc_layers)]
+        self.enc_hist = [2 * 2**i for i in range(cfg.num_enc_layers)]
         if cfg.proj:
             d, k = cfg.dec_dim, "mask_gen."
             lab = self.label.view(d, 2)
@@ -215,7 +221,8 @@ class FastLLVC:
             return StreamState(
                 prenet=self.net.init_buffers(1).convnet,
                 x_hist=torch.zeros(2 * cfg.L),
-                enc=torch.zeros(cfg.enc_buf_len, cfg.enc_dim),
+                enc=[torch.zeros(4 * n + ENC_SLACK, cfg.enc_dim) for n in self.enc_hist],
+                enc_pos=list(self.enc_hist),
                 self_kv=torch.zeros(n_layers, cfg.dec_buf_len, 2 * d),
                 cross_kv=torch.zeros(n_layers, cfg.dec_buf_len, 2 * d),
                 out=torch.zeros(cfg.out_buf_len, cfg.enc_dim),
@@ -248,7 +255,7 @@ class FastLLVC:
     def _core(self, window: Tensor, state: StreamState) -> Tensor:
         L = self.cfg.L
         frames = F.relu(window.unfold(0, 3 * L, L) @ self.w_in)  # [T, C]
-        e = self._encode(frames, state.enc)
+        e = self._encode(frames, state)
         lab = e * self.label
         if self.cfg.proj:
             e2 = e.view(-1, self.cfg.dec_dim, 2)
@@ -262,20 +269,31 @@ class FastLLVC:
             m = m + lab
         return self._output(frames * m, state.out)
 
-    def _encode(self, x: Tensor, buf: Tensor) -> Tensor:
+    @staticmethod
+    def _push(state: StreamState, i: int, n: int, x: Tensor) -> tuple[Tensor, int]:
+        """Append ``x [T, C]`` to layer ``i``'s buffer (``n`` context frames); returns (buffer, start)."""
+        buf, pos, T = state.enc[i], state.enc_pos[i], x.shape[0]
+        if pos + T > buf.shape[0]:
+            if pos >= 2 * n and n + T <= buf.shape[0]:
+                buf[:n].copy_(buf[pos - n : pos])  # the slices do not overlap
+            else:  # a longer call than planned for: grow once
+                grown = torch.zeros(4 * n + T + ENC_SLACK, buf.shape[1])
+                grown[:n].copy_(buf[pos - n : pos])
+                buf = state.enc[i] = grown
+            pos = n
+        buf[pos : pos + T].copy_(x)
+        state.enc_pos[i] = pos + T
+        return buf, pos
+
+    def _encode(self, x: Tensor, state: StreamState) -> Tensor:
         T, C = x.shape
-        for start, (dil, dw_w, dw_b, ln1, pw_w, pw_b, ln2) in zip(
-            self.enc_starts, self.enc_layers, strict=True
-        ):
-            n = 2 * dil
-            seg = buf[start : start + n]
-            full = torch.cat((seg, x))
-            h = torch.addcmul(dw_b, full[:T], dw_w[0])
-            h.addcmul_(full[dil : dil + T], dw_w[1]).addcmul_(full[n : n + T], dw_w[2])
-            seg.copy_(full[T:])
-            h = F.relu(F.layer_norm(h, (C,), ln1[0], ln1[1], LN_EPS))
-            h = F.relu(F.layer_norm(torch.addmm(pw_b, h, pw_w), (C,), ln2[0], ln2[1], LN_EPS))
-            x = x + h
+        for i, (dil, dw_w, dw_b, ln1, pw_w, pw_b, ln2) in enumerate(self.enc_layers):
+            buf, pos = self._push(state, i, 2 * dil, x)
+            h = torch.addcmul(dw_b, buf[pos - 2 * dil : pos - 2 * dil + T], dw_w[0])
+            h.addcmul_(buf[pos - dil : pos - dil + T], dw_w[1]).addcmul_(buf[pos : pos + T], dw_w[2])
+            h = F.layer_norm(h, (C,), ln1[0], ln1[1], LN_EPS).relu_()
+            h = F.layer_norm(torch.addmm(pw_b, h, pw_w), (C,), ln2[0], ln2[1], LN_EPS).relu_()
+            x = h.add_(x)
         return x
 
     def _windows(self, hist: Tensor, new: Tensor) -> Tensor:
