@@ -271,12 +271,19 @@ class ModelFile:
         return out
 
 
+def strip_ddp_prefix(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop the ``module.`` prefix that DistributedDataParallel adds to every key."""
+    if sd and all(k.startswith("module.") for k in sd):
+        return {k[len("module.") :]: v for k, v in sd.items()}
+    return dict(sd)
+
+
 def _tensors(obj: Any) -> dict[str, torch.Tensor] | None:
     """``obj`` as a flat state dict (str -> Tensor), or None when it is not one."""
     if not isinstance(obj, Mapping) or not obj:
         return None
     if all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
-        return dict(obj)
+        return strip_ddp_prefix(obj)
     return None
 
 

@@ -117,6 +117,31 @@ def test_training_checkpoint_tells_32k_from_48k() -> None:
             infer_config_from_state_dict(without_enc_q)
 
 
+@pytest.mark.slow
+def test_ddp_training_checkpoint_with_parametrized_weight_norm(tmp_path: Path) -> None:
+    """What a training run saves: DDP ``module.`` prefix, new-style weight norm, fp32, enc_q."""
+    cfg = variant("v2", 32000, True, n_speakers=2)
+    net = SynthesizerTrn(cfg, with_posterior=True, weight_norm=True)
+    sd = {f"module.{k}": v for k, v in net.state_dict().items()}
+    path = _save(
+        tmp_path / "G_100.pth", {"model": sd, "iteration": 100, "optimizer": {}, "learning_rate": 1e-4}
+    )
+    found = detect(path)
+    assert (found.kind, found.sample_rate, found.weight_norm, found.n_speakers) == (
+        "rvc_training",
+        32000,
+        "new",
+        2,
+    )
+    voice = load_voice(path)
+    assert voice.config == cfg
+    with torch.no_grad():
+        torch.testing.assert_close(voice.synthesizer.dec.ups[0].weight, net.dec.ups[0].weight)
+        torch.testing.assert_close(
+            voice.synthesizer.flow.flows[2].enc.cond_layer.weight, net.flow.flows[2].enc.cond_layer.weight
+        )
+
+
 # ------------------------------------------------------------------------------------------
 # Errors
 
