@@ -87,7 +87,10 @@ class RmvpeTracker(PitchTracker):
         self.threshold = threshold
 
     def f0(self, wav16k: np.ndarray) -> np.ndarray:
-        return np.asarray(self.rmvpe.f0(self._mono(wav16k), self.threshold), dtype=np.float64)
+        x = self._mono(wav16k)
+        if len(x) <= self.rmvpe.mel_cfg.n_fft // 2:  # too short for RMVPE's reflect-padded STFT
+            return np.zeros(self.frames(len(x)))
+        return np.asarray(self.rmvpe.f0(x, self.threshold), dtype=np.float64)
 
 
 class FcpeTracker(PitchTracker):

@@ -185,6 +185,7 @@ def test_rmvpe_tracker_uses_the_loaded_model(rmvpe_file, rmvpe):
     tracker = create_tracker("rmvpe", rmvpe_path=rmvpe_file)
     x = harmonic_tone(300.0, 3200)
     assert np.array_equal(tracker.f0(x), rmvpe.f0(x))
+    assert np.array_equal(tracker.f0(x[:400]), np.zeros(3))  # too short for RMVPE: unvoiced
 
 
 def test_create_tracker_errors():
