@@ -185,6 +185,10 @@ def test_config_that_does_not_fit_the_weights(tmp_path: Path, v2_weights) -> Non
     obj["f0"] = 0
     with pytest.raises(ModelFormatError, match="says f0=0"):
         load_voice(_save(tmp_path / "c.pth", obj))
+    nan = dict(w)
+    nan["enc_p.proj.bias"] = torch.full_like(w["enc_p.proj.bias"], float("nan"))
+    with pytest.raises(ModelFormatError, match=r"damaged: non-finite values \(NaN/inf\) in enc_p\.proj\.b"):
+        load_voice(_save(tmp_path / "nan.pth", voice_container(cfg, nan)))
     obj = voice_container(cfg, w)
     obj["vocoder"] = "RefineGAN"
     with pytest.raises(ModelFormatError, match="uses the RefineGAN vocoder"):
@@ -200,8 +204,10 @@ def test_config_that_does_not_fit_the_weights(tmp_path: Path, v2_weights) -> Non
         (lambda c: [*c[:14], [16, 16, 4, 3], *c[15:]], "kernel 3 does not fit stride 2"),
         (lambda c: [*c[:9], "3", *c[10:]], "resblock must be '1' or '2'"),
         (lambda c: [*c[:5], 5, *c[6:]], "not divisible by n_heads"),
+        (lambda c: [*c[:4], 10**9, *c[5:]], "filter_channels=1000000000 is implausibly large"),
+        (lambda c: [*c[:10], [3, -7, 11], *c[11:]], "must be positive"),
     ],
-    ids=["short", "string", "lengths", "kernel", "resblock", "heads"],
+    ids=["short", "string", "lengths", "kernel", "resblock", "heads", "huge", "negative"],
 )
 def test_invalid_config_lists_are_rejected(mutate, pattern: str) -> None:  # type: ignore[no-untyped-def]
     good = variant("v2", 40000).to_community_list()
