@@ -65,6 +65,13 @@ def test_variant_builds_loads_and_runs(
         x = _inputs(cfg, 30)  # the realtime call: decode 2 frames after 28 (flow keeps 24 of context)
         tail, mask, (z, _, m_p, _) = syn.infer(**x, sid=torch.tensor([0]), skip_head=28, return_length=2)
         assert tail.shape == (1, 1, 2 * cfg.hop) and z.shape == (1, 192, 2) and m_p.shape == (1, 192, 26)
+        if not f0:  # the reference's no-f0 positional order: (phone, lengths, sid, skip_head, return_length)
+            sid, skip, length = torch.tensor([0]), torch.tensor([28]), torch.tensor([2])
+            ref = syn.infer(x["phone"], x["phone_lengths"], sid, skip, length, noise=ZERO_NOISE)[0]
+            ours = syn.infer(
+                x["phone"], x["phone_lengths"], sid=0, skip_head=28, return_length=2, noise=ZERO_NOISE
+            )[0]
+            assert ref.shape == (1, 1, 2 * cfg.hop) and torch.equal(ref, ours)
 
 
 @pytest.mark.slow
