@@ -10,15 +10,10 @@ import torch
 
 from models.rvc import ZERO_NOISE, RvcConfig, SynthesizerTrn, load_voice
 from models.rvc.net import fold_weight_norm
-from models.rvc.testing import voice_container
+from models.rvc.testing import tiny_config, voice_container
 from models.rvc.weights import community_state_dict
 
-TINY = RvcConfig(
-    version="v1", f0=True, spec_channels=33, segment_size=8, inter_channels=16, hidden_channels=16,
-    filter_channels=32, n_heads=2, n_layers=2, upsample_rates=(10, 4, 2, 2, 2),
-    upsample_kernel_sizes=(16, 16, 4, 4, 4), upsample_initial_channel=64, n_speakers=3,
-    gin_channels=8, sample_rate=32000,
-)  # fmt: skip
+TINY = tiny_config()
 
 
 def _batch(cfg: RvcConfig, frames: int = 20) -> dict[str, torch.Tensor]:

@@ -4,7 +4,6 @@ broken, mismatching and unsafe voice files fail with one clear line."""
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from models.checkpoint import detect
 from models.errors import ModelFormatError
 from models.rvc import ZERO_NOISE, RvcConfig, SynthesizerTrn, from_community, load_voice, variant
 from models.rvc.config import infer_config_from_state_dict
-from models.rvc.testing import voice_container, write_voice_file
+from models.rvc.testing import tiny_config, voice_container, write_voice_file
 from models.rvc.weights import community_state_dict, rename_weight_norm
 
 # (version, rate, f0, speakers); the 40k variants are covered by the golden parity tests.
@@ -74,9 +73,8 @@ def test_variant_builds_loads_and_runs(
             assert ref.shape == (1, 1, 2 * cfg.hop) and torch.equal(ref, ours)
 
 
-@pytest.mark.slow
 def test_multi_speaker_and_batch(tmp_path: Path) -> None:
-    cfg = variant("v2", 48000, True, n_speakers=4)
+    cfg = tiny_config("v2", True, n_speakers=4)
     voice = load_voice(_random_voice(tmp_path / "multi.pth", cfg))
     x = _inputs(cfg, 10, batch=2)
     x["phone_lengths"] = torch.tensor([10, 7])
@@ -99,7 +97,7 @@ def test_multi_speaker_and_batch(tmp_path: Path) -> None:
 
 def test_noise_options() -> None:
     torch.manual_seed(0)
-    cfg = replace(variant("v1", 40000, True), n_speakers=1)
+    cfg = tiny_config(n_speakers=1)
     syn = SynthesizerTrn(cfg).eval()
     x = _inputs(cfg, 4)
     with torch.inference_mode():
@@ -246,10 +244,9 @@ def test_wrong_kind_and_malicious_voice(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-@pytest.mark.slow
-def test_half_precision_runs(tmp_path: Path, v2_weights) -> None:  # type: ignore[no-untyped-def]
-    cfg, w = v2_weights
-    path = _save(tmp_path / "v.pth", voice_container(cfg, w))
+def test_half_precision_runs(tmp_path: Path) -> None:
+    cfg = tiny_config("v2")
+    path = _random_voice(tmp_path / "v.pth", cfg)
     full, half = load_voice(path), load_voice(path, half=True)
     assert half.dtype == torch.float16 and next(half.synthesizer.parameters()).dtype == torch.float16
     x = _inputs(cfg, 6)
