@@ -1,0 +1,117 @@
+"""A preallocated single-producer/single-consumer float32 ring buffer without locks.
+
+One thread writes (``write``), one thread reads (``read``). Each side owns one monotonically
+increasing frame counter and only reads the other's; in CPython an int attribute assignment is
+atomic, so no lock is needed, and neither call allocates (copies go through ``np.copyto`` into
+preallocated views). The data is stored as ``[capacity, channels]``.
+
+Overrun (``write`` with too little room): the frames that do not fit are dropped and counted.
+Underrun (``read`` with too few frames): the missing frames are zero-filled and counted. With
+``keep_timeline=True`` the reader still advances by the full request, so the stream keeps its
+timing: frames written later for the positions already played are discarded by the writer. That
+is what keeps the engine's lag constant when a hop arrives late.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class RingBuffer:
+    """SPSC float32 ring of ``capacity`` frames with ``channels`` channels."""
+
+    def __init__(self, capacity: int, channels: int = 1, *, keep_timeline: bool = False) -> None:
+        if capacity <= 0 or channels <= 0:
+            raise ValueError("capacity and channels must be positive")
+        self.capacity = int(capacity)
+        self.channels = int(channels)
+        self.keep_timeline = keep_timeline
+        self._data = np.zeros((self.capacity, self.channels), dtype=np.float32)
+        self._written = 0  # frames ever written (owned by the writer)
+        self._read = 0  # frames ever read (owned by the reader)
+        self.overruns = 0
+        """Number of writes that did not fit completely."""
+        self.underruns = 0
+        """Number of reads that found fewer frames than requested."""
+        self.dropped_frames = 0
+        """Frames dropped by overruns."""
+        self.missing_frames = 0
+        """Frames zero-filled by underruns."""
+
+    @property
+    def available_read(self) -> int:
+        """Frames ready to read."""
+        return max(0, self._written - self._read)
+
+    @property
+    def available_write(self) -> int:
+        """Frames that can be written without an overrun."""
+        return self.capacity - max(0, self._written - self._read)
+
+    @property
+    def frames_written(self) -> int:
+        """Total frames written (the writer's position on the stream's timeline)."""
+        return self._written
+
+    @property
+    def frames_read(self) -> int:
+        """Total frames read, including zero-filled ones when the timeline is kept."""
+        return self._read
+
+    def write(self, x: np.ndarray) -> int:
+        """Append frames ``x`` (``[n]`` for mono or ``[n, channels]``); returns how many were stored.
+
+        With ``keep_timeline``, frames for positions the reader already passed are skipped (they
+        count as stored: they were simply too late to be heard).
+        """
+        frames = x.reshape(len(x), -1) if x.ndim == 1 else x
+        n = len(frames)
+        start = 0
+        if self.keep_timeline:
+            behind = self._read - self._written
+            if behind > 0:
+                start = min(behind, n)
+        room = self.capacity - max(0, self._written + start - self._read)
+        count = min(n - start, room)
+        if count < n - start:
+            self.overruns += 1
+            self.dropped_frames += n - start - count
+        self._copy_in(frames[start : start + count], (self._written + start) % self.capacity)
+        self._written += start + count
+        return start + count
+
+    def read(self, out: np.ndarray) -> int:
+        """Fill ``out`` (``[n]`` or ``[n, channels]``) with the oldest frames; returns how many were real.
+
+        Missing frames are zero-filled and counted as an underrun.
+        """
+        frames = out.reshape(len(out), -1) if out.ndim == 1 else out
+        n = len(frames)
+        count = min(n, max(0, self._written - self._read))
+        self._copy_out(frames[:count], self._read % self.capacity)
+        if count < n:
+            frames[count:] = 0.0
+            self.underruns += 1
+            self.missing_frames += n - count
+            self._read += n if self.keep_timeline else count
+        else:
+            self._read += count
+        return count
+
+    def skip(self, n: int) -> int:
+        """Discard up to ``n`` frames from the read side; returns how many were discarded."""
+        count = min(n, max(0, self._written - self._read))
+        self._read += count
+        return count
+
+    def _copy_in(self, src: np.ndarray, pos: int) -> None:
+        first = min(len(src), self.capacity - pos)
+        np.copyto(self._data[pos : pos + first], src[:first])
+        if first < len(src):
+            np.copyto(self._data[: len(src) - first], src[first:])
+
+    def _copy_out(self, dst: np.ndarray, pos: int) -> None:
+        first = min(len(dst), self.capacity - pos)
+        np.copyto(dst[:first], self._data[pos : pos + first])
+        if first < len(dst):
+            np.copyto(dst[first:], self._data[: len(dst) - first])
