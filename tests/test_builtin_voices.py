@@ -96,10 +96,13 @@ def test_live_change_is_smooth_and_returns_to_transparent():
     np.testing.assert_array_equal(y[tail], x[tail.start - lat : len(y) - lat])
 
 
-def test_silence_and_loud_input_stay_bounded():
+def test_silence_loud_and_broken_input_stay_bounded():
     voice = create_voice("giant", hop=256)
     state = voice.init_state()
-    for block in (np.zeros(256, np.float32), np.ones(256, np.float32), -np.ones(256, np.float32)):
+    broken = np.full(256, np.nan, np.float32)
+    broken[::3] = np.inf
+    blocks = (np.zeros(256, np.float32), np.ones(256, np.float32), -np.ones(256, np.float32), broken)
+    for block in blocks:
         for _ in range(20):
             y, state = voice.step(block, state)
             assert np.all(np.isfinite(y)) and np.max(np.abs(y)) < 4.0
