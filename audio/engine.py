@@ -93,18 +93,21 @@ class Engine:
             io = DuplexIO(RingBuffer(capacity), RingBuffer(capacity, keep_timeline=True))
             io.out.write(np.zeros(self._fill, dtype=np.float32))
             monitor_ring = None
+            self._monitor_io = None
             if dmon is not None:
                 monitor_ring = RingBuffer(capacity, keep_timeline=True)
                 monitor_ring.write(np.zeros(self._fill, dtype=np.float32))
                 self._monitor_io = MonitorIO(monitor_ring)
             self._io = io
-            self._jack = "JACK" in din.hostapi or "JACK" in dout.hostapi
+            self._jack = any("JACK" in d.hostapi for d in (din, dout, dmon) if d is not None)
             worker = Worker(cfg, io, pipeline, self._params, rate, monitor_ring, self._fail)
+            worker.monitor_io = self._monitor_io
             self._worker = worker
             try:
                 self._open_streams(din.index, dout, dmon, rate, block)
             except sd.PortAudioError as exc:
                 self._close_streams()
+                self._forget_jack_if_gone()
                 raise DeviceError(f"Could not open the audio devices at {rate} Hz: {exc}.") from exc
             sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))  # the callback needs the GIL soon
             worker.mark_started(self._fill)
@@ -115,6 +118,7 @@ class Engine:
             except sd.PortAudioError as exc:
                 worker.stop_requested = True
                 self._close_streams()
+                self._forget_jack_if_gone()
                 raise DeviceError(f"Could not start the audio stream: {exc}.") from exc
             self._running = True
 
@@ -132,6 +136,8 @@ class Engine:
             mon_ch = min(2, max(1, dmon.max_output_channels))
             monitor = open_monitor(self._monitor_io, dmon.index, mon_ch, rate, block, cfg.device_latency)
             self._streams.append(monitor)
+            if self._worker is not None:
+                self._worker.monitor_shift = (self._device_latency[1] - float(monitor.latency)) * rate
 
     def stop(self) -> None:
         """Stop streaming and release the devices (idempotent, returns within a few seconds)."""
@@ -150,6 +156,11 @@ class Engine:
         if config is not None:
             self._config = config
         self.start()
+
+    def _forget_jack_if_gone(self) -> None:
+        """A JACK stream that fails to open usually means the server went away: never terminate it."""
+        if self._jack:
+            mark_backend_lost()
 
     def _fail(self, message: str) -> None:
         """Called by the worker: remember the first error and release the devices off-thread."""

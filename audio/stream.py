@@ -70,6 +70,7 @@ class MonitorIO:
         self.xruns = 0
         self.callbacks = 0
         self.callback_errors = 0
+        self.last_call = 0.0
         self.finished = False
 
     def callback(self, outdata: np.ndarray, frames: int, t: Any, status: Any) -> None:
@@ -81,6 +82,7 @@ class MonitorIO:
             if outdata.shape[1] > 1:
                 outdata[:, 1:] = outdata[:, :1]
             self.callbacks += 1
+            self.last_call = time.perf_counter()
         except Exception:  # never raise in the audio thread
             self.callback_errors += 1
             outdata.fill(0.0)

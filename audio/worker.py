@@ -28,11 +28,12 @@ from audio.config import EngineConfig, LiveParams, db_to_gain, level_db
 from audio.resample import StreamResampler
 from audio.ringbuffer import RingBuffer
 from audio.sola import crossfade, equal_gain_fade, equal_power_fade
-from audio.stream import DuplexIO
+from audio.stream import DuplexIO, MonitorIO
 from models.base import Voice
 
 Mode = Literal["wet", "dry", "silence"]
 HISTORY = 512  # per-hop processing times kept for stats
+MONITOR_TOLERANCE = 24  # frames the monitor may run off the main output before it is re-aligned
 PROBE_EVERY = 8  # after this many dropped hops in a row, run the voice once to re-measure it
 
 
@@ -58,12 +59,17 @@ def _torch_inference_mode() -> Any:
 
 
 def _try_realtime(priority: int) -> bool:
-    """Ask for SCHED_FIFO on the calling thread (Linux; needs rtprio rights). False if refused."""
+    """Ask for SCHED_FIFO on the calling thread (Linux; needs rtprio rights). False if refused.
+
+    With SCHED_RESET_ON_FORK, threads this one starts (torch's intra-op pool, for instance) are
+    normal threads again: only the hop loop itself is real-time, never a whole core's worth of math.
+    """
     setter = getattr(os, "sched_setscheduler", None)
     if priority <= 0 or setter is None:
         return False
+    policy = os.SCHED_FIFO | getattr(os, "SCHED_RESET_ON_FORK", 0)
     try:
-        setter(0, os.SCHED_FIFO, os.sched_param(priority))
+        setter(0, policy, os.sched_param(priority))
     except OSError:  # no permission (no rtprio limit): stay a normal thread
         return False
     return True
@@ -83,6 +89,8 @@ class VoicePipeline:
         self._vin = np.zeros(0, dtype=np.float32)
         self._vout = np.zeros(self.prefill, dtype=np.float32)
         self.params_applied: object = None
+        self.direct = self.r_in.identity and voice.hop == dev_hop and self.prefill == 0
+        """Same rate and hop: no resampling and no FIFOs (the common case is also the cheapest)."""
         self.step_time = 0.0
         """Seconds spent in ``voice.step`` so far (the worker's estimate of the voice's cost)."""
 
@@ -99,28 +107,33 @@ class VoicePipeline:
 
     def process(self, x: np.ndarray, mode: Mode) -> np.ndarray:
         """One device hop ``x[dev_hop]`` -> ``y[dev_hop]``; ``mode`` wet runs the voice."""
+        if self.direct:
+            return self._run_voice(x, mode)
         self._vin = np.concatenate([self._vin, self.r_in.process(x)])
         vh = self.voice.hop
         outs = []
         while len(self._vin) >= vh:
             chunk, self._vin = self._vin[:vh], self._vin[vh:]
-            if mode == "wet":
-                t0 = time.perf_counter()
-                with _torch_inference_mode():
-                    y, self.state = self.voice.step(chunk, self.state)
-                self.step_time += time.perf_counter() - t0
-                y = np.asarray(y, dtype=np.float32).reshape(-1)
-                if len(y) != vh:
-                    raise RuntimeError(f"voice '{self.voice.name}' returned {len(y)} samples instead of {vh}")
-            elif mode == "dry":
-                y = chunk
-            else:
-                y = np.zeros(vh, dtype=np.float32)
-            outs.append(self.r_out.process(y))
+            outs.append(self.r_out.process(self._run_voice(chunk, mode)))
         if outs:
             self._vout = np.concatenate([self._vout, *outs])
         out, self._vout = self._vout[: self.dev_hop], self._vout[self.dev_hop :]
         return out
+
+    def _run_voice(self, chunk: np.ndarray, mode: Mode) -> np.ndarray:
+        """One voice hop: the voice's output (wet), the input itself (dry) or silence."""
+        if mode == "dry":
+            return chunk
+        if mode == "silence":
+            return np.zeros(len(chunk), dtype=np.float32)
+        t0 = time.perf_counter()
+        with _torch_inference_mode():
+            y, self.state = self.voice.step(chunk, self.state)
+        self.step_time += time.perf_counter() - t0
+        y = np.asarray(y, dtype=np.float32).reshape(-1)
+        if len(y) != len(chunk):
+            raise RuntimeError(f"it returned {len(y)} samples instead of {len(chunk)}")
+        return y
 
 
 class Worker:
@@ -150,6 +163,12 @@ class Worker:
         self.monitor = monitor
         self.on_error = on_error
         self.stop_requested = False
+        self.monitor_io: MonitorIO | None = None
+        self.monitor_shift = 0.0
+        """(main output latency - monitor output latency) in frames, set by the engine."""
+        self.target_fill = 0
+        self._started = time.perf_counter()
+        self._monitor_delta = 0
         self.realtime = False
         """Whether the worker thread got real-time scheduling."""
         self.hops = 0
@@ -306,17 +325,33 @@ class Worker:
         return y
 
     def _feed_monitor(self, y: np.ndarray) -> None:
-        ring = self.monitor
+        """Write the hop to the monitor ring, keeping it in step with the main output.
+
+        Both devices play their rings at (nominally) the same rate; where the monitor's play
+        position would put this hop at another moment than the main output (it started later,
+        or its clock drifts), the ring is trimmed or padded by the difference.
+        """
+        ring, mio = self.monitor, self.monitor_io
         assert ring is not None
         ring.write(y)
-        excess = ring.available_read - (self.target_fill + 2 * max(self.hop, self.io.block))
-        if excess > 0:  # the monitor device's clock runs slower: drop what would pile up
-            ring.skip(excess)
-
-    target_fill = 0
-    _started = 0.0
+        if mio is None or mio.callbacks < 2 or self.io.callbacks < 2:
+            return
+        main = self.io.out
+        # play positions extrapolated to the same instant from each stream's last callback, and
+        # the difference of the two devices' output latencies (what reaches the ear when)
+        offset = (main.frames_read - mio.out.frames_read) - (self.io.last_call - mio.last_call) * self.rate
+        delta = round((ring.frames_written - main.frames_written) + offset - self.monitor_shift)
+        # act only when two hops in a row agree (a callback may run between our reads)
+        previous, self._monitor_delta = self._monitor_delta, delta
+        if abs(delta) <= MONITOR_TOLERANCE or abs(delta - previous) > MONITOR_TOLERANCE:
+            return
+        if delta > 0:
+            ring.skip(delta)
+        else:
+            ring.write(np.zeros(-delta, dtype=np.float32))
+        self._monitor_delta = 0
 
     def mark_started(self, target_fill: int) -> None:
-        """Called by the engine right before the stream starts."""
+        """Called by the engine right before the stream starts (``target_fill``: the ring pre-fill)."""
         self.target_fill = target_fill
         self._started = time.perf_counter()

@@ -69,7 +69,7 @@ def _optional(module: str, attr: str) -> Any:
 def _status(stats: EngineStats, elapsed: float) -> str:
     measured = f"{stats.measured_latency * 1e3:.1f}" if stats.measured_latency is not None else "n/a"
     return (
-        f"{elapsed:5.0f} s  latency {stats.planned.total * 1e3:.1f} ms planned, {measured} ms measured  "
+        f"{elapsed:5.1f} s  latency {stats.planned.total * 1e3:.1f} ms planned, {measured} ms measured  "
         f"rtf {stats.rtf:.2f}  xruns {stats.xruns}  underflows {stats.output_underflows}  "
         f"late {stats.late_hops}  in {stats.input_level_db:.0f} dB  out {stats.output_level_db:.0f} dB"
     )
