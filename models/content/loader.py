@@ -137,8 +137,11 @@ def split_container(obj: Any, name: str) -> tuple[dict[str, torch.Tensor], Mappi
     if "model" in obj and isinstance(obj["model"], Mapping):
         state = obj["model"]
         cfg = obj.get("cfg")
+        args_state = getattr(obj.get("args"), "state", None)  # legacy argparse.Namespace (a stub)
         if isinstance(cfg, Mapping) and isinstance(cfg.get("model"), Mapping):
             model_cfg = cfg["model"]
+        elif isinstance(args_state, Mapping):
+            model_cfg = {"_name": args_state.get("arch", "hubert"), **args_state}
     elif "weight" in obj and "config" in obj:
         raise ModelFormatError(f"{name} is an RVC voice file, not a HuBERT/ContentVec content encoder")
     tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
@@ -154,7 +157,7 @@ def split_container(obj: Any, name: str) -> tuple[dict[str, torch.Tensor], Mappi
             f"{name} is not a HuBERT/ContentVec checkpoint: no feature_extractor/encoder tensors "
             f"(found e.g. {', '.join(sorted(tensors)[:3])})"
         )
-    if model_cfg.get("_name") not in (None, "hubert"):
+    if not str(model_cfg.get("_name") or "hubert").startswith(("hubert", "contentvec")):
         raise ModelFormatError(f"{name} is a fairseq {model_cfg.get('_name')!r} model, expected 'hubert'")
     return tensors, model_cfg
 
