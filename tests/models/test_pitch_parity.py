@@ -159,7 +159,6 @@ def test_median_filter_follows_the_reference_switch():
 
 @pytest.fixture(scope="module")
 def fcpe():
-    torch.set_num_threads(1)  # torchfcpe is steadier single-threaded
     return create_tracker("fcpe")
 
 
