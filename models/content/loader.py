@@ -109,18 +109,21 @@ def load_content_encoder(
     obj = safe_load(path, allow_foreign=FOREIGN_CLASSES, mmap=True)
     try:
         state, model_cfg = split_container(obj, name)
-    except ModelFormatError:
-        raise _kind_error(path, "hubert") from None
+    except ModelFormatError as err:
+        raise _kind_error(path, "hubert", err) from None
     net = build_hubert(state, model_cfg, name)
     return ContentEncoder(net, device=device, half=half)
 
 
-def _kind_error(path: str | Path, expected: str) -> ModelFormatError:
-    """The clearest one-line error for a file that is not of the ``expected`` kind."""
+def _kind_error(path: str | Path, expected: str, err: ModelFormatError) -> ModelFormatError:
+    """The clearest one-line error for a file that is not of the ``expected`` kind: what the file
+    is (from :func:`detect`) if that is something else, otherwise ``err`` itself."""
     try:
         found = detect(path)
-    except ModelFormatError as err:
-        return ModelFormatError(f"{err}, expected {KIND_DESCRIPTIONS[expected]}")
+    except ModelFormatError as other:
+        return ModelFormatError(f"{other}, expected {KIND_DESCRIPTIONS[expected]}")
+    if found.kind == expected:
+        return err
     return ModelFormatError(
         f"{Path(path).name} is {found.description}, expected {KIND_DESCRIPTIONS[expected]}"
     )
