@@ -52,14 +52,18 @@ class EngineConfig:
     """Latency hint passed to PortAudio for the device buffers."""
     late_policy: LatePolicy = "dry"
     """What a hop dropped because the voice is too slow sounds like: the dry input or silence."""
-    crossfade_ms: float = 5.0
-    """Length of crossfades at voice swaps, dropped hops and bypass changes."""
+    crossfade_ms: float = 2.5
+    """Length of crossfades at voice swaps, dropped hops and bypass changes (at most one hop)."""
     ring_seconds: float = 2.0
     """Capacity of the sample rings (worst-case stall the engine absorbs without losing sync)."""
     watchdog_s: float = 1.0
     """If the device delivers no audio for this long while running, the engine stops with an error."""
+    worker_priority: int = 2
+    """Real-time (SCHED_FIFO) priority asked for the worker thread where allowed; 0 keeps it normal.
+    Kept below the audio server's threads (JACK clients run at 5 by default) so it never delays a
+    callback; the worker sleeps every hop, and Linux caps real-time threads at 95% of a CPU."""
     late_margin: float = 1.2
-    """Run the voice only if its recent (p90) step time times this factor fits before the deadline."""
+    """Run the voice only if its recent (median) step time times this factor fits before the deadline."""
 
     def __post_init__(self) -> None:
         if self.samplerate is not None and not 8000 <= self.samplerate <= 384000:
@@ -76,6 +80,8 @@ class EngineConfig:
             raise ValueError(f"crossfade_ms must be within 0..50, got {self.crossfade_ms}")
         if not 0.1 <= self.ring_seconds <= 30.0:
             raise ValueError(f"ring_seconds must be within 0.1..30, got {self.ring_seconds}")
+        if not 0 <= self.worker_priority <= 90:
+            raise ValueError(f"worker_priority must be within 0..90, got {self.worker_priority}")
         if self.watchdog_s <= 0 or self.late_margin <= 0:
             raise ValueError("watchdog_s and late_margin must be positive")
 

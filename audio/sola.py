@@ -35,12 +35,19 @@ def equal_gain_fade(n: int) -> tuple[np.ndarray, np.ndarray]:
 def crossfade(
     old: np.ndarray, new: np.ndarray, fades: tuple[np.ndarray, np.ndarray], out: np.ndarray | None = None
 ) -> np.ndarray:
-    """``old * fade_out + new * fade_in`` (all ``[n]``), written into ``out`` when given."""
+    """``old * fade_out + new * fade_in`` (all ``[n]``), written into ``out`` when given.
+
+    ``out`` may be ``old`` or ``new`` itself (an in-place fade).
+    """
     fade_in, fade_out = fades
     if out is None:
         out = np.empty_like(new)
-    np.multiply(old, fade_out, out=out)
-    out += new * fade_in
+    if np.shares_memory(out, old):
+        np.multiply(old, fade_out, out=out)
+        out += new * fade_in
+    else:
+        np.multiply(new, fade_in, out=out)
+        out += old * fade_out
     return out
 
 

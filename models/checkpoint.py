@@ -403,7 +403,9 @@ def _shape_of(obj: Any) -> str:
 
 
 def _expectation(expected: Sequence[str]) -> str:
-    return " or ".join(KIND_DESCRIPTIONS.get(k, k) for k in expected)
+    """What the caller wanted, in words; RVC checkpoints are an accepted stand-in for a voice."""
+    main = [k for k in expected if k not in ("rvc_training", "rvc_pretrained") or "rvc" not in expected]
+    return " or ".join(KIND_DESCRIPTIONS.get(k, k) for k in main)
 
 
 def inspect_file(

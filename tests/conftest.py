@@ -18,3 +18,17 @@ REFERENCE = FIXTURES / "reference"
 def reference_dir() -> Path:
     """Manifests, golden outputs and pipeline inputs copied from the reference runs."""
     return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    """Factory ``jack_server(rate=48000, period=256, fresh=False) -> JackServer`` (tests/jackbench.py).
+
+    The shared server is started on first use (and restarted for another rate/period), made the
+    default for PortAudio in this process, and stopped by PID at the end of the session.
+    """
+    from tests.jackbench import JackPool
+
+    pool = JackPool()
+    yield pool.get
+    pool.close()

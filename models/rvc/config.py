@@ -154,6 +154,13 @@ def _ints(value: Any, what: str) -> tuple[int, ...]:
     return tuple(_int(v, what) for v in value)
 
 
+def _rate(value: Any) -> int:
+    """Entry 17: an int in Hz; a few forks write the tag ("40k") instead."""
+    if isinstance(value, str) and value.endswith("k") and value[:-1].isdigit():
+        return int(value[:-1]) * 1000
+    return _int(value, "sr")
+
+
 def from_community(
     config: Sequence[Any], version: Any = "v1", f0: Any = 1, n_speakers: int | None = None
 ) -> RvcConfig:
@@ -197,7 +204,7 @@ def from_community(
         upsample_kernel_sizes=_ints(config[14], "upsample_kernel_sizes"),
         n_speakers=_int(config[15], "spk_embed_dim") if n_speakers is None else n_speakers,
         gin_channels=_int(config[16], "gin_channels"),
-        sample_rate=_int(config[17], "sr"),
+        sample_rate=_rate(config[17]),
     )
 
 

@@ -83,6 +83,11 @@ class RvcModel:
 
 def _voice_file_parts(mf: ModelFile, obj: Mapping[str, Any]) -> tuple[RvcConfig, Mapping[str, torch.Tensor]]:
     sd = obj["weight"]
+    vocoder = obj.get("vocoder")
+    if vocoder not in (None, "", "HiFi-GAN", "hifigan", "HiFiGAN", "NSF-HiFiGAN"):
+        raise ModelFormatError(
+            f"{mf.path.name} uses the {vocoder} vocoder; Voxshift runs RVC voices with the HiFi-GAN vocoder"
+        )
     n_speakers = int(sd["emb_g.weight"].shape[0])
     config = from_community(obj["config"], obj.get("version", "v1"), obj.get("f0", 1), n_speakers)
     if mf.version != config.version:

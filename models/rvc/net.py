@@ -524,6 +524,7 @@ class SynthesizerTrn(nn.Module):
         if not self.f0 and sid is None and pitch is not None and pitch.ndim <= 1:
             pitch, pitchf, sid, skip_head, return_length = None, None, pitch, pitchf, skip_head
         nz = self.noise if noise is None else noise
+        phone = phone.to(self.enc_p.emb_phone.weight.dtype)
         g = self._speaker(sid, phone.shape[0], phone.device)
         pitch_in = pitch if self.f0 else None
         if skip_head is not None and return_length is not None:

@@ -50,3 +50,14 @@ def test_crossfade_removes_the_jump_between_unaligned_chunks():
 def test_rejects_wrong_chunk_size():
     with pytest.raises(ValueError, match="expects"):
         Sola(100, 20, 10).process(np.zeros(100, np.float32))
+
+
+def test_crossfade_in_place_on_either_input():
+    a = np.linspace(0, 1, 16, dtype=np.float32)
+    b = np.linspace(1, 0, 16, dtype=np.float32)
+    fades = equal_gain_fade(16)
+    expected = crossfade(a, b, fades)
+    a2, b2 = a.copy(), b.copy()
+    np.testing.assert_allclose(crossfade(a2, b2, fades, out=b2), expected, atol=1e-7)
+    a3, b3 = a.copy(), b.copy()
+    np.testing.assert_allclose(crossfade(a3, b3, fades, out=a3), expected, atol=1e-7)

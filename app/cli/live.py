@@ -1,0 +1,123 @@
+"""``voxshift live``: headless realtime voice changing with a status line every second."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+import time
+from typing import Any
+
+from audio.config import EngineConfig, EngineStats, LiveParams
+from audio.devices import DeviceError, check_config
+from audio.engine import Engine
+from models.base import PassthroughVoice, Voice, VoiceParams
+from models.errors import VoxshiftError
+
+EPILOG = """examples:
+  voxshift live --voice deeper                       default devices, until Ctrl-C
+  voxshift live --input 3 --output "CABLE Input" --voice shift --pitch 4 --formant 1
+  voxshift live --voice higher --monitor headphones --hop-ms 5 --seconds 30
+  voxshift devices                                   to find device indexes and names
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "live",
+        help="change your voice in real time (no GUI)",
+        description="Stream microphone -> voice -> output in real time; prints latency, RTF and xruns "
+        "every second and a summary at exit.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--input", "-i", help="input device: index or (part of a) name; default device if omitted")
+    p.add_argument("--output", "-o", help="output device: index or name (e.g. a virtual cable)")
+    p.add_argument("--monitor", "-m", help="optional second output (headphones) with the same signal")
+    p.add_argument("--voice", "-v", default="passthrough", help="voice name (see 'voxshift voices')")
+    p.add_argument("--pitch", type=float, default=0.0, help="pitch shift in semitones")
+    p.add_argument("--formant", type=float, default=0.0, help="formant shift in semitones")
+    p.add_argument("--hop-ms", type=float, default=10.0, help="processing hop in ms (default 10)")
+    p.add_argument("--prefill-ms", type=float, default=5.0, help="safety margin in ms (default 5)")
+    p.add_argument("--samplerate", type=int, help="device sample rate (default: the input's)")
+    p.add_argument("--late", choices=("dry", "silence"), default="dry", help="what a dropped hop sounds like")
+    p.add_argument("--seconds", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    p.set_defaults(func=run)
+
+
+def create_voice(name: str, sample_rate: int, hop: int) -> Voice:
+    """The voice called ``name``: through ``models.voices.resolve_voice`` (built-ins and, later,
+    voice files) or ``models.builtin.create_voice`` where they exist; ``passthrough`` always works."""
+    for module, attr in (("models.voices", "resolve_voice"), ("models.builtin", "create_voice")):
+        factory = _optional(module, attr)
+        if factory is not None:
+            voice: Voice = factory(name, sample_rate=sample_rate, hop=hop)
+            return voice
+    if name == "passthrough":
+        return PassthroughVoice(sample_rate, hop)
+    raise VoxshiftError(f"Unknown voice '{name}': only 'passthrough' is available in this build.")
+
+
+def _optional(module: str, attr: str) -> Any:
+    """``module.attr`` if that module exists and defines it, else None."""
+    if importlib.util.find_spec(module) is None:
+        return None
+    return getattr(importlib.import_module(module), attr, None)
+
+
+def _status(stats: EngineStats, elapsed: float) -> str:
+    measured = f"{stats.measured_latency * 1e3:.1f}" if stats.measured_latency is not None else "n/a"
+    return (
+        f"{elapsed:5.1f} s  latency {stats.planned.total * 1e3:.1f} ms planned, {measured} ms measured  "
+        f"rtf {stats.rtf:.2f}  xruns {stats.xruns}  underflows {stats.output_underflows}  "
+        f"late {stats.late_hops}  in {stats.input_level_db:.0f} dB  out {stats.output_level_db:.0f} dB"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        _, _, _, rate = check_config(args.input, args.output, args.samplerate, monitor_device=args.monitor)
+        hop = max(16, round(args.hop_ms * rate / 1000))
+        voice = create_voice(args.voice, rate, hop)
+        config = EngineConfig(
+            input_device=args.input,
+            output_device=args.output,
+            monitor_device=args.monitor,
+            samplerate=rate,
+            hop=hop,
+            prefill=round(args.prefill_ms * rate / 1000),
+            late_policy=args.late,
+        )
+        engine = Engine(config, voice)
+        engine.set_params(LiveParams(voice=VoiceParams(pitch=args.pitch, formant=args.formant)))
+        engine.start()
+    except (VoxshiftError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if isinstance(exc, DeviceError):
+            print("Run 'voxshift devices' to see what is available.", file=sys.stderr)
+        return 1
+    return _loop(engine, args.seconds)
+
+
+def _loop(engine: Engine, seconds: float | None) -> int:
+    stats = engine.stats()
+    print(f"voice '{stats.voice_name}' at {stats.samplerate} Hz; planned latency {stats.planned.describe()}")
+    start = time.monotonic()
+    try:
+        while engine.running and (seconds is None or time.monotonic() - start < seconds):
+            time.sleep(min(1.0, max(0.05, (seconds or 1e9) - (time.monotonic() - start))))
+            print(_status(engine.stats(), time.monotonic() - start), flush=True)
+    except KeyboardInterrupt:
+        print("stopping", file=sys.stderr)
+    stats = engine.stats()
+    engine.stop()
+    print(
+        f"summary: {stats.hops} hops, rtf {stats.rtf:.2f}, xruns {stats.xruns}, "
+        f"underflows {stats.output_underflows}, late hops {stats.late_hops}, "
+        f"input overflows {stats.input_overflows}; planned latency {stats.planned.describe()}"
+    )
+    if engine.error:
+        print(f"error: {engine.error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,270 @@
+"""The realtime engine: owns the stream(s), the rings, the worker and the live parameters.
+
+``Engine(config, voice)`` -> ``start()``: validates the devices (``audio.devices.check_config``),
+pre-fills the output ring with the planned latency, opens a full-duplex PortAudio stream (and an
+optional monitor stream) and starts the worker thread. ``set_params`` swaps a frozen
+:class:`LiveParams` (read once per hop); ``set_voice`` warms the new voice up on the caller's
+thread and hands it to the worker, which swaps it in at a hop boundary with a crossfade.
+``stats()`` is a cheap snapshot for a GUI polling at 30 Hz.
+
+A stream error, a vanished device or a stopped audio server stops the engine: the worker sees the
+stream finish or go silent (watchdog), sets ``error`` to a readable sentence and the streams are
+closed on a helper thread with a timeout, so neither the caller nor the process ever hangs.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import numpy as np
+import sounddevice as sd
+
+from audio.config import EngineConfig, EngineStats, LatencyBreakdown, LiveParams
+from audio.devices import DeviceError, DeviceInfo, check_config, mark_backend_lost
+from audio.ringbuffer import RingBuffer
+from audio.stream import DuplexIO, MonitorIO, open_duplex, open_monitor
+from audio.worker import VoicePipeline, Worker
+from models.base import PassthroughVoice, Voice
+
+CLOSE_TIMEOUT_S = 3.0
+
+
+class Engine:
+    """Mic -> voice -> speaker in real time. See the module docstring."""
+
+    def __init__(self, config: EngineConfig | None = None, voice: Voice | None = None) -> None:
+        self._config = config or EngineConfig()
+        self._voice = voice
+        self._params = LiveParams()
+        self._lock = threading.Lock()  # start/stop/restart only; never taken on the audio path
+        self._error: str | None = None
+        self._running = False
+        self._io: DuplexIO | None = None
+        self._monitor_io: MonitorIO | None = None
+        self._streams: list[sd.Stream | sd.OutputStream] = []
+        self._worker: Worker | None = None
+        self._rate = 0
+        self._fill = 0
+        self._device_latency = (0.0, 0.0)
+        self._jack = False
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._running and self._error is None
+
+    @property
+    def error(self) -> str | None:
+        return self._error
+
+    @property
+    def config(self) -> EngineConfig:
+        return self._config
+
+    @property
+    def voice(self) -> Voice | None:
+        return self._voice
+
+    @property
+    def samplerate(self) -> int:
+        """The device rate of the running (or last) stream, 0 before the first start."""
+        return self._rate
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the devices and start streaming. Raises DeviceError if the devices cannot run."""
+        with self._lock:
+            if self._running:
+                return
+            self._error = None
+            cfg = self._config
+            din, dout, dmon, rate = check_config(
+                cfg.input_device, cfg.output_device, cfg.samplerate, monitor_device=cfg.monitor_device
+            )
+            voice = self._voice or PassthroughVoice(rate, cfg.hop)
+            voice.set_params(self._params.voice)
+            voice.warmup()
+            self._voice, self._rate = voice, rate
+            pipeline = VoicePipeline(voice, rate, cfg.hop)
+            block = cfg.blocksize or cfg.hop
+            self._fill = max(cfg.hop, block) + cfg.prefill
+            capacity = max(int(cfg.ring_seconds * rate), 4 * self._fill)
+            io = DuplexIO(RingBuffer(capacity), RingBuffer(capacity, keep_timeline=True))
+            io.out.write(np.zeros(self._fill, dtype=np.float32))
+            monitor_ring = None
+            self._monitor_io = None
+            if dmon is not None:
+                monitor_ring = RingBuffer(capacity, keep_timeline=True)
+                monitor_ring.write(np.zeros(self._fill, dtype=np.float32))
+                self._monitor_io = MonitorIO(monitor_ring)
+            self._io = io
+            self._jack = any("JACK" in d.hostapi for d in (din, dout, dmon) if d is not None)
+            worker = Worker(cfg, io, pipeline, self._params, rate, monitor_ring, self._fail)
+            worker.monitor_io = self._monitor_io
+            self._worker = worker
+            try:
+                self._open_streams(din.index, dout, dmon, rate, block)
+            except sd.PortAudioError as exc:
+                self._close_streams()
+                self._forget_jack_if_gone()
+                raise DeviceError(f"Could not open the audio devices at {rate} Hz: {exc}.") from exc
+            sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))  # the callback needs the GIL soon
+            worker.mark_started(self._fill)
+            worker.start()
+            try:
+                for stream in self._streams:
+                    stream.start()
+            except sd.PortAudioError as exc:
+                worker.stop_requested = True
+                self._close_streams()
+                self._forget_jack_if_gone()
+                raise DeviceError(f"Could not start the audio stream: {exc}.") from exc
+            self._running = True
+
+    def _open_streams(
+        self, din: int, dout: DeviceInfo, dmon: DeviceInfo | None, rate: int, block: int
+    ) -> None:
+        cfg = self._config
+        assert self._io is not None
+        out_ch = min(2, max(1, dout.max_output_channels))
+        stream = open_duplex(self._io, din, dout.index, out_ch, rate, block, cfg.device_latency)
+        self._streams = [stream]
+        latency = stream.latency
+        self._device_latency = (float(latency[0]), float(latency[1]))
+        if dmon is not None and self._monitor_io is not None:
+            mon_ch = min(2, max(1, dmon.max_output_channels))
+            monitor = open_monitor(self._monitor_io, dmon.index, mon_ch, rate, block, cfg.device_latency)
+            self._streams.append(monitor)
+            if self._worker is not None:
+                self._worker.monitor_shift = (self._device_latency[1] - float(monitor.latency)) * rate
+
+    def stop(self) -> None:
+        """Stop streaming and release the devices (idempotent, returns within a few seconds)."""
+        with self._lock:
+            worker = self._worker
+            if worker is not None:
+                worker.stop_requested = True
+                if worker.thread.is_alive() and worker.thread is not threading.current_thread():
+                    worker.thread.join(timeout=CLOSE_TIMEOUT_S)
+            self._close_streams()
+            self._running = False
+
+    def restart(self, config: EngineConfig | None = None) -> None:
+        """Stop, optionally apply a new configuration, and start again (keeps voice and params)."""
+        self.stop()
+        if config is not None:
+            self._config = config
+        self.start()
+
+    def _forget_jack_if_gone(self) -> None:
+        """A JACK stream that fails to open usually means the server went away: never terminate it."""
+        if self._jack:
+            mark_backend_lost()
+
+    def _fail(self, message: str) -> None:
+        """Called by the worker: remember the first error and release the devices off-thread."""
+        if self._error is None:
+            self._error = message
+        if self._jack:
+            mark_backend_lost()  # PortAudio's JACK host API must not be terminated any more
+        threading.Thread(target=self.stop, name="voxshift-engine-stop", daemon=True).start()
+
+    def _close_streams(self) -> None:
+        """Abort and close the streams on a helper thread: a dead audio server must not hang us."""
+        streams, self._streams = self._streams, []
+        if not streams:
+            return
+
+        def close() -> None:
+            for stream in streams:
+                try:
+                    stream.abort(ignore_errors=True)
+                    stream.close(ignore_errors=True)
+                except sd.PortAudioError:
+                    pass  # already gone with its device; nothing left to release
+
+        closer = threading.Thread(target=close, name="voxshift-stream-close", daemon=True)
+        closer.start()
+        closer.join(timeout=CLOSE_TIMEOUT_S)
+
+    # -- live control -------------------------------------------------------------------------
+    def set_params(self, params: LiveParams) -> None:
+        """Apply new live parameters at the next hop (one reference swap, no restart)."""
+        self._params = params
+        if self._worker is not None:
+            self._worker.params = params
+        if not self._running and self._voice is not None:
+            self._voice.set_params(params.voice)
+
+    @property
+    def params(self) -> LiveParams:
+        return self._params
+
+    def set_voice(self, voice: Voice) -> None:
+        """Use ``voice`` from the next hop on, crossfaded. Warm-up runs here, off the audio path."""
+        voice.set_params(self._params.voice)
+        voice.warmup()
+        worker = self._worker
+        if self._running and worker is not None:
+            worker.pending = VoicePipeline(voice, self._rate, self._config.hop)
+        self._voice = voice
+
+    # -- statistics ---------------------------------------------------------------------------
+    def planned_latency(self) -> LatencyBreakdown:
+        """The latency the engine plans for the current stream and voice."""
+        worker = self._worker
+        if worker is None or self._rate == 0:
+            return LatencyBreakdown()
+        pipeline = worker.pending or worker.pipeline
+        voice = pipeline.voice
+        rate = self._rate
+        return LatencyBreakdown.build(
+            device_in=self._device_latency[0],
+            device_out=self._device_latency[1],
+            prefill=self._config.prefill / rate,
+            hop=(self._fill - self._config.prefill + pipeline.prefill) / rate,
+            resampler=pipeline.resampler_delay,
+            voice=voice.latency / voice.sample_rate,
+        )
+
+    def lag_frames(self) -> float:
+        """The engine's own lag from input to output callback in device frames (exact)."""
+        worker = self._worker
+        if worker is None:
+            return 0.0
+        dropped = self._io.inp.dropped_frames if self._io is not None else 0
+        return self._fill + (worker.pending or worker.pipeline).lag + dropped
+
+    def stats(self) -> EngineStats:
+        """A snapshot of counters, levels and latency."""
+        worker, io = self._worker, self._io
+        if worker is None or io is None:
+            return EngineStats(running=self.running, error=self._error)
+        rate = self._rate
+        n = min(worker.hops, len(worker.hop_times))
+        start = worker.hops % len(worker.hop_times) if worker.hops > n else 0
+        times = np.roll(worker.hop_times, -start)[:n].copy()
+        budget = self._config.hop / rate
+        measured = None
+        if io.callbacks and (io.dac_time or io.adc_time):
+            measured = io.dac_time - io.adc_time + self.lag_frames() / rate
+        monitor_xruns = self._monitor_io.xruns if self._monitor_io is not None else 0
+        return EngineStats(
+            running=self.running,
+            error=self._error,
+            planned=self.planned_latency(),
+            measured_latency=measured,
+            hop_times=times,
+            hop_budget=budget,
+            rtf=float(np.median(times)) / budget if n else 0.0,
+            input_overflows=io.inp.overruns,
+            output_underflows=io.out.underruns,
+            late_hops=worker.late_hops,
+            xruns=io.xruns + monitor_xruns,
+            input_level_db=worker.input_level_db,
+            output_level_db=worker.output_level_db,
+            hops=worker.hops,
+            samplerate=rate,
+            voice_name=worker.pipeline.voice.name,
+        )

@@ -1,0 +1,357 @@
+"""The processing side: read one hop -> resample -> voice.step -> resample back -> write one hop.
+
+:class:`VoicePipeline` wraps one voice with its two resamplers and two small FIFOs so that any
+device hop works with any voice hop and rate. Its lag is fixed and known in advance: the output
+FIFO starts with exactly as many zeros as the sample counts require (computed by
+:func:`fifo_prefill`), so the pipeline's output is its input delayed by ``lag`` device frames.
+
+:class:`Worker` is the thread loop. Each hop it reads the live parameters once, decides whether
+there is time to run the voice (a voice slower than real time would otherwise build a backlog),
+runs it or drops the hop (dry input or silence, ``late_policy``), crossfades at every change of
+source, and writes exactly one hop to the output ring (and the monitor ring). Because every hop
+writes exactly one hop, and the output ring keeps its timeline on underruns, the lag never drifts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+
+from audio.config import EngineConfig, LiveParams, db_to_gain, level_db
+from audio.resample import StreamResampler
+from audio.ringbuffer import RingBuffer
+from audio.sola import crossfade, equal_gain_fade, equal_power_fade
+from audio.stream import DuplexIO, MonitorIO
+from models.base import Voice
+
+Mode = Literal["wet", "dry", "silence"]
+HISTORY = 512  # per-hop processing times kept for stats
+MONITOR_TOLERANCE = 24  # frames the monitor may run off the main output before it is re-aligned
+PROBE_EVERY = 8  # after this many dropped hops in a row, run the voice once to re-measure it
+
+
+def fifo_prefill(dev_rate: int, dev_hop: int, voice: Voice, hops: int = 20000) -> int:
+    """Zeros the output FIFO needs so that every device hop can take ``dev_hop`` frames out.
+
+    Simulates the exact sample counts of the two resamplers and the voice's hop over ``hops``
+    device hops (the pattern repeats long before that) and returns the worst deficit.
+    """
+    r_in = StreamResampler(dev_rate, voice.sample_rate)
+    r_out = StreamResampler(voice.sample_rate, dev_rate)
+    k = np.arange(1, hops + 1, dtype=np.int64)
+    voice_in = -((-k * dev_hop * r_in.up) // r_in.down)
+    voice_out = (voice_in // voice.hop) * voice.hop
+    dev_out = -((-voice_out * r_out.up) // r_out.down)
+    return int(max(0, np.max(k * dev_hop - dev_out)))
+
+
+def _torch_inference_mode() -> Any:
+    """``torch.inference_mode()`` if torch is already loaded (a voice uses it), else a no-op."""
+    torch = sys.modules.get("torch")
+    return torch.inference_mode() if torch is not None else contextlib.nullcontext()
+
+
+def _try_realtime(priority: int) -> bool:
+    """Ask for SCHED_FIFO on the calling thread (Linux; needs rtprio rights). False if refused.
+
+    With SCHED_RESET_ON_FORK, threads this one starts (torch's intra-op pool, for instance) are
+    normal threads again: only the hop loop itself is real-time, never a whole core's worth of math.
+    """
+    setter = getattr(os, "sched_setscheduler", None)
+    if priority <= 0 or setter is None:
+        return False
+    policy = os.SCHED_FIFO | getattr(os, "SCHED_RESET_ON_FORK", 0)
+    try:
+        setter(0, policy, os.sched_param(priority))
+    except OSError:  # no permission (no rtprio limit): stay a normal thread
+        return False
+    return True
+
+
+class VoicePipeline:
+    """One voice between device-rate hops: resample in, step per voice hop, resample out, FIFOs."""
+
+    def __init__(self, voice: Voice, dev_rate: int, dev_hop: int) -> None:
+        self.voice = voice
+        self.dev_rate = dev_rate
+        self.dev_hop = dev_hop
+        self.state = voice.init_state()
+        self.r_in = StreamResampler(dev_rate, voice.sample_rate)
+        self.r_out = StreamResampler(voice.sample_rate, dev_rate)
+        self.prefill = fifo_prefill(dev_rate, dev_hop, voice)
+        self._vin = np.zeros(0, dtype=np.float32)
+        self._vout = np.zeros(self.prefill, dtype=np.float32)
+        self.params_applied: object = None
+        self.direct = self.r_in.identity and voice.hop == dev_hop and self.prefill == 0
+        """Same rate and hop: no resampling and no FIFOs (the common case is also the cheapest)."""
+        self.step_time = 0.0
+        """Seconds spent in ``voice.step`` so far (the worker's estimate of the voice's cost)."""
+
+    @property
+    def lag(self) -> float:
+        """Delay from pipeline input to output in device frames (may be fractional)."""
+        ratio = self.dev_rate / self.voice.sample_rate
+        return self.prefill + self.r_out.delay + (self.r_in.delay + self.voice.latency) * ratio
+
+    @property
+    def resampler_delay(self) -> float:
+        """Seconds of delay from the two resamplers."""
+        return self.r_in.delay / self.voice.sample_rate + self.r_out.delay / self.dev_rate
+
+    def process(self, x: np.ndarray, mode: Mode) -> np.ndarray:
+        """One device hop ``x[dev_hop]`` -> ``y[dev_hop]``; ``mode`` wet runs the voice."""
+        if self.direct:
+            return self._run_voice(x, mode)
+        self._vin = np.concatenate([self._vin, self.r_in.process(x)])
+        vh = self.voice.hop
+        outs = []
+        while len(self._vin) >= vh:
+            chunk, self._vin = self._vin[:vh], self._vin[vh:]
+            outs.append(self.r_out.process(self._run_voice(chunk, mode)))
+        if outs:
+            self._vout = np.concatenate([self._vout, *outs])
+        out, self._vout = self._vout[: self.dev_hop], self._vout[self.dev_hop :]
+        return out
+
+    def _run_voice(self, chunk: np.ndarray, mode: Mode) -> np.ndarray:
+        """One voice hop: the voice's output (wet), the input itself (dry) or silence."""
+        if mode == "dry":
+            return chunk
+        if mode == "silence":
+            return np.zeros(len(chunk), dtype=np.float32)
+        t0 = time.perf_counter()
+        with _torch_inference_mode():
+            y, self.state = self.voice.step(chunk, self.state)
+        self.step_time += time.perf_counter() - t0
+        y = np.asarray(y, dtype=np.float32).reshape(-1)
+        if len(y) != len(chunk):
+            raise RuntimeError(f"it returned {len(y)} samples instead of {len(chunk)}")
+        return y
+
+
+class Worker:
+    """The processing thread. Owns the current pipeline; the engine talks to it through slots.
+
+    Slots written by other threads and read once per hop: ``params`` (a frozen LiveParams),
+    ``pending`` (a prepared VoicePipeline to swap in), ``stop_requested``.
+    """
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        io: DuplexIO,
+        pipeline: VoicePipeline,
+        params: LiveParams,
+        rate: int,
+        monitor: RingBuffer | None,
+        on_error: Callable[[str], None],
+    ) -> None:
+        self.config = config
+        self.io = io
+        self.pipeline = pipeline
+        self.params = params
+        self.pending: VoicePipeline | None = None
+        self.rate = rate
+        self.hop = config.hop
+        self.monitor = monitor
+        self.on_error = on_error
+        self.stop_requested = False
+        self.monitor_io: MonitorIO | None = None
+        self.monitor_shift = 0.0
+        """(main output latency - monitor output latency) in frames, set by the engine."""
+        self.target_fill = 0
+        self._started = time.perf_counter()
+        self._monitor_delta = 0
+        self.realtime = False
+        """Whether the worker thread got real-time scheduling."""
+        self.hops = 0
+        self.late_hops = 0
+        self.hop_times = np.zeros(HISTORY, dtype=np.float64)
+        self.wet_times = np.zeros(64, dtype=np.float64)
+        self._wet_count = 0
+        self._drops_in_row = 0
+        self.input_level_db = -120.0
+        self.output_level_db = -120.0
+        xf = config.crossfade_frames(rate, self.hop)
+        self._gain_fade = equal_gain_fade(xf)
+        self._power_fade = equal_power_fade(xf)
+        self._buf = np.zeros(self.hop, dtype=np.float32)
+        self._last_mode: Mode = "wet"
+        self._last_sample = 0.0
+        self._gate_open = True
+        self.thread = threading.Thread(target=self._run, name="voxshift-worker", daemon=True)
+
+    # -- thread -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        self.realtime = _try_realtime(self.config.worker_priority)
+        try:
+            while not self.stop_requested:
+                if not self._wait_for_hop():
+                    continue
+                self._one_hop()
+        except Exception as exc:  # boundary: report, never crash the process
+            name = self.pipeline.voice.name
+            self.on_error(f"The voice '{name}' failed and the engine stopped: {type(exc).__name__}: {exc}")
+
+    def _wait_for_hop(self) -> bool:
+        """Sleep until a full hop is in the input ring; False (after a short sleep) if not yet."""
+        avail = self.io.inp.available_read
+        if avail >= self.hop:
+            return True
+        if self.io.finished:
+            self.on_error("The audio stream stopped (the device was unplugged or the audio server quit).")
+            self.stop_requested = True
+            return False
+        silent_for = time.perf_counter() - (self.io.last_call or self._started)
+        if silent_for > self.config.watchdog_s:
+            self.on_error(
+                f"The audio device delivered no audio for {silent_for:.1f} s "
+                "(unplugged, or the audio server stopped); the engine stopped."
+            )
+            self.stop_requested = True
+            return False
+        time.sleep(max(0.0003, 0.7 * (self.hop - avail) / self.rate))
+        return False
+
+    # -- one hop ------------------------------------------------------------------------------
+    def _one_hop(self) -> None:
+        t0 = time.perf_counter()
+        params = self.params  # read once per hop
+        x = self._buf
+        self.io.inp.read(x)
+        x *= db_to_gain(params.input_gain_db)
+        self.input_level_db = level_db(x)
+        if self.input_level_db < params.gate_db:
+            x[:] = 0.0
+        mode = self._choose_mode(params)
+        step_before = self.pipeline.step_time
+        y = self._process(x, params, mode)
+        y = self._transition(y, mode)
+        out = y * db_to_gain(params.output_gain_db)
+        self.output_level_db = level_db(out)
+        self.io.out.write(out)
+        if self.monitor is not None:
+            self._feed_monitor(out * db_to_gain(params.monitor_gain_db - params.output_gain_db))
+        elapsed = time.perf_counter() - t0
+        self.hop_times[self.hops % HISTORY] = elapsed
+        if mode == "wet":
+            step = max(0.0, self.pipeline.step_time - step_before)
+            self.wet_times[self._wet_count % len(self.wet_times)] = step
+            self._wet_count += 1
+        self.hops += 1
+
+    def _choose_mode(self, params: LiveParams) -> Mode:
+        if params.bypass:
+            return "dry"
+        if self._is_late():
+            self.late_hops += 1
+            return "dry" if self.config.late_policy == "dry" else "silence"
+        return "wet"
+
+    def _is_late(self) -> bool:
+        """True if running the voice now would miss the output deadline (or already has).
+
+        The estimate is the median time ``voice.step`` took on recent wet hops (robust to a
+        thread being preempted now and then) times ``late_margin``; after ``PROBE_EVERY`` dropped hops in a
+        row one wet hop runs anyway, so a stale estimate (a slow first hop) cannot stick.
+        """
+        slack = self.io.out.frames_written - self.io.out.frames_read
+        if slack < 0:
+            return self._count_drop()
+        if self._wet_count < 4 or self._drops_in_row >= PROBE_EVERY:
+            self._drops_in_row = 0
+            return False
+        block = max(1, self.io.block)
+        n = min(self._wet_count, len(self.wet_times))
+        expected = float(np.median(self.wet_times[:n])) * self.config.late_margin
+        deadline = self.io.last_call + (slack // block + 1) * block / self.rate
+        if time.perf_counter() + expected > deadline:
+            return self._count_drop()
+        self._drops_in_row = 0
+        return False
+
+    def _count_drop(self) -> bool:
+        self._drops_in_row += 1
+        return True
+
+    def _process(self, x: np.ndarray, params: LiveParams, mode: Mode) -> np.ndarray:
+        pending = self.pending
+        if pending is not None:
+            self.pending = None
+            return self._swap(pending, x, params, mode)
+        self._apply_voice_params(self.pipeline, params)
+        return self.pipeline.process(x, mode)
+
+    def _swap(self, new: VoicePipeline, x: np.ndarray, params: LiveParams, mode: Mode) -> np.ndarray:
+        """Run old and new pipeline on this hop and crossfade (equal power: different voices)."""
+        old_y = self.pipeline.process(x, mode)
+        self._apply_voice_params(new, params)
+        new_y = new.process(x, mode)
+        self.pipeline = new
+        return self._fade_into(old_y, new_y)
+
+    def _fade_into(self, old_y: np.ndarray, new_y: np.ndarray) -> np.ndarray:
+        n = len(self._power_fade[0])
+        out = new_y.copy()
+        crossfade(old_y[:n], new_y[:n], self._power_fade, out=out[:n])
+        return out
+
+    @staticmethod
+    def _apply_voice_params(pipeline: VoicePipeline, params: LiveParams) -> None:
+        if pipeline.params_applied is not params.voice:
+            pipeline.voice.set_params(params.voice)
+            pipeline.params_applied = params.voice
+
+    def _transition(self, y: np.ndarray, mode: Mode) -> np.ndarray:
+        """At a change of source (wet/dry/silence), fade from the last output sample held."""
+        if mode != self._last_mode:
+            n = len(self._gain_fade[0])
+            held = np.full(n, self._last_sample, dtype=np.float32)
+            y = y.copy()
+            crossfade(held, y[:n], self._gain_fade, out=y[:n])
+            self._last_mode = mode
+        if len(y):
+            self._last_sample = float(y[-1])
+        return y
+
+    def _feed_monitor(self, y: np.ndarray) -> None:
+        """Write the hop to the monitor ring, keeping it in step with the main output.
+
+        Both devices play their rings at (nominally) the same rate; where the monitor's play
+        position would put this hop at another moment than the main output (it started later,
+        or its clock drifts), the ring is trimmed or padded by the difference.
+        """
+        ring, mio = self.monitor, self.monitor_io
+        assert ring is not None
+        ring.write(y)
+        if mio is None or mio.callbacks < 2 or self.io.callbacks < 2:
+            return
+        main = self.io.out
+        # play positions extrapolated to the same instant from each stream's last callback, and
+        # the difference of the two devices' output latencies (what reaches the ear when)
+        offset = (main.frames_read - mio.out.frames_read) - (self.io.last_call - mio.last_call) * self.rate
+        delta = round((ring.frames_written - main.frames_written) + offset - self.monitor_shift)
+        # act only when two hops in a row agree (a callback may run between our reads)
+        previous, self._monitor_delta = self._monitor_delta, delta
+        if abs(delta) <= MONITOR_TOLERANCE or abs(delta - previous) > MONITOR_TOLERANCE:
+            return
+        if delta > 0:
+            ring.skip(delta)
+        else:
+            ring.write(np.zeros(-delta, dtype=np.float32))
+        self._monitor_delta = 0
+
+    def mark_started(self, target_fill: int) -> None:
+        """Called by the engine right before the stream starts (``target_fill``: the ring pre-fill)."""
+        self.target_fill = target_fill
+        self._started = time.perf_counter()

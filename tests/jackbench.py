@@ -1,0 +1,354 @@
+"""JACK test bench: real PortAudio streams through a JACK server with the dummy driver.
+
+No sound card needed: ``jackd -d dummy`` runs a real audio graph clocked by a timer. PortAudio's
+JACK host API then shows one duplex device ("system"); a stream opened on it registers ports
+``PortAudio:in_N`` / ``PortAudio:out_N``. A second JACK client, :class:`JackHarness`, feeds a signal
+into the app's input ports and records the app's output ports in its own process callback, so the
+lag is measured to the sample.
+
+Harness API (fixtures registered in ``tests/conftest.py``)
+----------------------------------------------------------
+``jack_server`` (session fixture) is a factory::
+
+    server = jack_server(48000, 256)          # rate, period; reuses a running server if equal
+    server = jack_server(48000, 128)          # another period: the previous server is stopped
+    server = jack_server(48000, 256, fresh=True)  # private, not used in-process: for a subprocess
+                                                  # (env=server.env()) in a test that kills it
+
+It starts ``jackd -n <unique name> -d dummy -r RATE -p PERIOD`` with
+``JACK_NO_AUDIO_RESERVATION=1``, waits until a client can connect, sets ``JACK_DEFAULT_SERVER``
+for this process and re-initializes PortAudio (``audio.devices.refresh()``) so the JACK device
+appears; at the end it stops jackd by its PID. Open streams before using the harness, close them
+before asking for another server.
+
+Measuring a voice (what LLVC / RVC / GUI tests do)::
+
+    server = jack_server(48000, 128)
+    engine = Engine(EngineConfig(samplerate=48000, hop=128), voice)   # JACK is the default device
+    engine.start()
+    with JackHarness(server) as bench:
+        bench.connect_app()                       # harness:out -> app in; app out_0 -> harness:in_0
+        x = bench.test_signal(2.0)                # seeded band-limited noise, float32
+        rec = bench.play_record(x, tail=0.5)      # [n_inputs, len(x) + tail] recorded sample-exactly
+        lag, corr = measure_lag(x, rec[0])        # lag in frames, normalized correlation at it
+        device_lag = bench.device_lag             # JACK's own lag at this period (measured once)
+    engine.stop()
+
+``lag - device_lag`` is the engine's added latency; compare it with
+``engine.planned_latency().engine * rate``. ``bench.xruns`` counts JACK's xrun callbacks.
+``server.kill()`` ends a server mid-stream. Kill only ``fresh`` servers used by a subprocess:
+PortAudio's JACK host API aborts the process on termination once its server is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import jack
+import numpy as np
+import sounddevice as sd
+
+from audio.devices import release
+
+START_TIMEOUT_S = 10.0
+
+
+class JackServer:
+    """A ``jackd -d dummy`` process under a unique name."""
+
+    def __init__(self, rate: int, period: int) -> None:
+        if shutil.which("jackd") is None:
+            raise RuntimeError("jackd is not installed: apt-get install jackd2 (see scripts/setup.sh)")
+        self.rate = rate
+        self.period = period
+        self.name = f"voxtest-{uuid.uuid4().hex[:8]}"
+        self.log = Path(tempfile.gettempdir()) / f"{self.name}.log"
+        env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+        cmd = ["jackd", "-n", self.name, "-d", "dummy", "-r", str(rate), "-p", str(period)]
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        """Wait with ``jack_wait`` in a subprocess: libjack cannot talk to two servers in one process."""
+        cmd = ["jack_wait", "-s", self.name, "-w", "-t", str(int(START_TIMEOUT_S))]
+        try:
+            subprocess.run(cmd, env=self.env(), capture_output=True, timeout=START_TIMEOUT_S + 5, check=True)
+        except (subprocess.SubprocessError, OSError) as exc:
+            self.kill()
+            log = self.log.read_text(errors="replace")[-800:]
+            raise RuntimeError(f"jackd '{self.name}' did not come up: {exc}; log: {log}") from exc
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"jackd exited at start: {self.log.read_text(errors='replace')[-800:]}")
+
+    def activate(self) -> None:
+        """Make this server the one PortAudio (and JACK clients) of this process use."""
+        os.environ["JACK_DEFAULT_SERVER"] = self.name
+        os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
+        release()
+        sd._initialize()
+
+    def env(self) -> dict[str, str]:
+        """Environment for a subprocess that should use this server."""
+        return dict(os.environ, JACK_DEFAULT_SERVER=self.name, JACK_NO_AUDIO_RESERVATION="1")
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        """Stop the server by its PID (SIGTERM, then SIGKILL)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+class JackPool:
+    """Keeps at most one shared server alive; hands out private ones on request.
+
+    This process only ever talks to the shared server (libjack cannot be connected to two
+    servers from one process): private servers are for subprocesses.
+    """
+
+    def __init__(self) -> None:
+        self.shared: JackServer | None = None
+        self.private: list[JackServer] = []
+
+    def get(self, rate: int = 48000, period: int = 256, *, fresh: bool = False) -> JackServer:
+        """The shared server at (rate, period), activated in this process; or, with ``fresh``,
+        a private server that this process does NOT connect to (for subprocesses via
+        ``server.env()``; it may be killed freely)."""
+        if fresh:
+            server = JackServer(rate, period)
+            self.private.append(server)
+            return server
+        shared = self.shared
+        if shared is None or not shared.alive or (shared.rate, shared.period) != (rate, period):
+            self.close_shared()
+            shared = self.shared = JackServer(rate, period)
+        shared.activate()
+        return shared
+
+    def close_shared(self) -> None:
+        release()  # PortAudio must let go of a JACK server before it dies (it aborts otherwise)
+        if self.shared is not None:
+            self.shared.kill()
+            self.shared = None
+
+    def close(self) -> None:
+        self.close_shared()
+        release()
+        for server in self.private:
+            server.kill()
+        self.private.clear()
+
+
+class JackHarness:
+    """A JACK client that plays into the app's input and records its outputs sample-exactly."""
+
+    def __init__(self, server: JackServer, n_inputs: int = 2, name: str = "voxbench") -> None:
+        self.server = server
+        self.client = jack.Client(name, servername=server.name, no_start_server=True)
+        self.outport = self.client.outports.register("out")
+        self.inports = [self.client.inports.register(f"in_{i}") for i in range(n_inputs)]
+        self.xruns = 0
+        self._play = np.zeros(0, dtype=np.float32)
+        self._rec = np.zeros((n_inputs, 0), dtype=np.float32)
+        self._pos = 0
+        self._armed = False
+        self._done = threading.Event()
+        self.client.set_process_callback(self._process)
+        self.client.set_xrun_callback(self._on_xrun)
+        self.client.activate()
+        self._device_lag: int | None = None
+
+    def __enter__(self) -> JackHarness:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(jack.JackError):
+            self.client.deactivate()
+            self.client.close()
+
+    def _on_xrun(self, delay: float) -> None:
+        self.xruns += 1
+
+    def _process(self, frames: int) -> None:
+        out = self.outport.get_array()
+        if not self._armed:
+            out.fill(0.0)
+            return
+        pos, n = self._pos, len(self._play)
+        k = max(0, min(frames, n - pos))
+        out[:k] = self._play[pos : pos + k]
+        out[k:] = 0.0
+        for i, port in enumerate(self.inports):
+            self._rec[i, pos : pos + k] = port.get_array()[:k]
+        self._pos = pos + frames
+        if self._pos >= n:
+            self._armed = False
+            self._done.set()
+
+    # -- connections --------------------------------------------------------------------------
+    def app_ports(self, client: str = "PortAudio") -> tuple[list[str], list[str]]:
+        """The app's (capture, playback) port names, sorted by their number."""
+
+        def key(name: str) -> int:
+            return int(name.rsplit("_", 1)[-1])
+
+        ins = [p.name for p in self.client.get_ports(f"{client}:in_.*", is_audio=True)]
+        outs = [p.name for p in self.client.get_ports(f"{client}:out_.*", is_audio=True)]
+        return sorted(ins, key=key), sorted(outs, key=key)
+
+    def connect_app(self, outputs: tuple[int, ...] = (0,), client: str = "PortAudio") -> None:
+        """harness:out -> every app input (others removed); app output ``k`` -> harness ``in_<i>``.
+
+        ``k`` indexes the app's current playback ports in order (PortAudio numbers ports on
+        from earlier streams, so the first port of the first open stream is output 0; a stereo
+        main stream has outputs 0 and 1, a monitor stream opened after it starts at 2).
+        """
+        ins, outs = self.app_ports(client)
+        if not ins or not outs:
+            raise RuntimeError(f"no '{client}' ports in the JACK graph: is the app's stream running?")
+        self.connect_ports(ins, [outs[k] for k in outputs])
+
+    def connect_ports(self, app_inputs: list[str], app_outputs: list[str]) -> None:
+        """Feed ``app_inputs`` only from the harness; record ``app_outputs[i]`` on ``in_<i>``."""
+        for port in self.inports:
+            for other in self.client.get_all_connections(port):
+                self.client.disconnect(other, port)
+        for name in app_inputs:
+            for other in self.client.get_all_connections(name):
+                with contextlib.suppress(jack.JackError):
+                    self.client.disconnect(other, name)
+            self.client.connect(self.outport, name)
+        for name, port in zip(app_outputs, self.inports, strict=False):
+            self.client.connect(name, port)
+
+    def connections(self) -> list[tuple[str, str]]:
+        """The harness's current (source, destination) connections."""
+        pairs = [(self.outport.name, p.name) for p in self.client.get_all_connections(self.outport)]
+        for port in self.inports:
+            pairs += [(p.name, port.name) for p in self.client.get_all_connections(port)]
+        return pairs
+
+    def restore(self, pairs: list[tuple[str, str]]) -> None:
+        """Drop the harness's connections and re-make ``pairs`` (see ``connections``)."""
+        for port in [self.outport, *self.inports]:
+            for other in self.client.get_all_connections(port):
+                with contextlib.suppress(jack.JackError):
+                    if port is self.outport:
+                        self.client.disconnect(port, other)
+                    else:
+                        self.client.disconnect(other, port)
+        for src, dst in pairs:
+            with contextlib.suppress(jack.JackError):
+                self.client.connect(src, dst)
+
+    # -- playing and recording ----------------------------------------------------------------
+    def test_signal(self, seconds: float, seed: int = 0, cutoff_hz: float = 6000.0) -> np.ndarray:
+        """Seeded noise low-passed below ``cutoff_hz`` (survives any resampling to 16 kHz), -12 dBFS."""
+        rate = self.server.rate
+        n = int(seconds * rate)
+        spec = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
+        spec[np.fft.rfftfreq(n, 1 / rate) > cutoff_hz] = 0.0
+        x = np.fft.irfft(spec, n)
+        return (0.25 * x / np.sqrt(np.mean(x**2))).astype(np.float32)
+
+    def play_record(self, x: np.ndarray, tail: float = 0.5) -> np.ndarray:
+        """Play ``x`` into the app and record ``len(x) + tail`` seconds; returns ``[n_inputs, N]``."""
+        n = len(x) + int(tail * self.server.rate)
+        play = np.zeros(n, dtype=np.float32)
+        play[: len(x)] = x
+        self._rec = np.zeros((len(self.inports), n), dtype=np.float32)
+        self._play = play
+        self._pos = 0
+        self._done.clear()
+        self._armed = True
+        if not self._done.wait(timeout=n / self.server.rate * 3 + 10):
+            self._armed = False
+            raise RuntimeError("the JACK harness did not finish recording (server stalled?)")
+        return self._rec.copy()
+
+    @property
+    def device_lag(self) -> int:
+        """JACK's own lag at this period: a plain PortAudio passthrough stream, measured once."""
+        if self._device_lag is None:
+            self._device_lag = measure_device_lag(self)
+        return self._device_lag
+
+
+def measure_device_lag(bench: JackHarness) -> int:
+    """Open a callback stream that copies input to output and measure its lag in frames."""
+
+    def passthrough(indata: np.ndarray, outdata: np.ndarray, frames: int, t: object, status: object) -> None:
+        outdata[:] = indata
+
+    server = bench.server
+    before_in, before_out = bench.app_ports()
+    with sd.Stream(
+        samplerate=server.rate, blocksize=server.period, channels=1, dtype="float32", callback=passthrough
+    ):
+        time.sleep(0.2)
+        ins, outs = bench.app_ports()
+        new_in = [p for p in ins if p not in before_in]
+        new_out = [p for p in outs if p not in before_out]
+        saved = bench.connections()
+        bench.connect_ports(new_in, new_out[:1])
+        x = bench.test_signal(0.5, seed=99)
+        rec = bench.play_record(x, tail=0.3)
+        bench.restore(saved)
+    lag, _ = measure_lag(x, rec[0])
+    return lag
+
+
+def measure_lag(x: np.ndarray, y: np.ndarray, max_lag: int | None = None) -> tuple[int, float]:
+    """Lag (frames) at which ``y`` best matches ``x`` and the normalized correlation there."""
+    n = len(x) + len(y)
+    size = 1 << (n - 1).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(y, size) * np.conj(np.fft.rfft(x, size)), size)
+    limit = len(y) if max_lag is None else min(len(y), max_lag + 1)
+    lag = int(np.argmax(np.abs(corr[:limit])))
+    return lag, aligned_correlation(x, y, lag)
+
+
+def aligned_correlation(x: np.ndarray, y: np.ndarray, lag: int) -> float:
+    """Pearson correlation of ``x`` with ``y`` shifted back by ``lag`` frames."""
+    m = min(len(x), len(y) - lag)
+    if m <= 1:
+        return 0.0
+    a, b = x[:m].astype(np.float64), y[lag : lag + m].astype(np.float64)
+    denom = np.sqrt(np.sum(a * a) * np.sum(b * b))
+    return float(np.sum(a * b) / denom) if denom > 0 else 0.0
+
+
+def window_correlations(x: np.ndarray, y: np.ndarray, lag: int, window: int = 480) -> np.ndarray:
+    """Correlation of ``x`` with ``y`` at ``lag`` in consecutive windows (finds glitches)."""
+    m = min(len(x), len(y) - lag) // window * window
+    a = x[:m].astype(np.float64).reshape(-1, window)
+    b = y[lag : lag + m].astype(np.float64).reshape(-1, window)
+    denom = np.sqrt(np.sum(a * a, axis=1) * np.sum(b * b, axis=1))
+    return np.sum(a * b, axis=1) / np.maximum(denom, 1e-20)
+
+
+def fractional_delay(x: np.ndarray, delay: float, length: int) -> np.ndarray:
+    """``x`` delayed by ``delay`` frames (fractional allowed, band-limited FFT shift), ``length`` long."""
+    size = 1 << (length + len(x)).bit_length()
+    spec = np.fft.rfft(x.astype(np.float64), size)
+    spec *= np.exp(-2j * np.pi * np.fft.rfftfreq(size) * delay)
+    return np.fft.irfft(spec, size)[:length].astype(np.float32)
