@@ -100,8 +100,18 @@ class DistillConfig:
 
 
 def write_distill_job(cfg: DistillConfig) -> Path:
+    """Resolves the shared model files, checks the inputs and writes ``job.json``."""
+    from models.files import HUBERT, RMVPE, require
     from training.launch import write_job
 
+    if not Path(cfg.teacher).is_file():
+        raise ConfigError(f"the teacher voice {cfg.teacher} does not exist")
+    if not Path(cfg.corpus).is_dir():
+        raise ConfigError(f"the corpus folder {cfg.corpus} does not exist")
+    changes: dict[str, Any] = {"content_encoder": str(require(HUBERT, cfg.content_encoder))}
+    if cfg.f0_method == "rmvpe":
+        changes["pitch_model"] = str(require(RMVPE, cfg.pitch_model))
+    cfg = dataclasses.replace(cfg, **changes)
     return write_job(cfg.exp_dir, cfg.to_dict(), ("preset",))
 
 
