@@ -8,15 +8,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from models.base import Voice, VoiceParams
+from models.base import F0_METHODS, Voice, VoiceParams
 from models.errors import VoxshiftError
 from models.offline import ArrayConverter, convert_file
+from models.rvc.pipeline import RvcPipeline
 from models.voices import resolve_voice
 
 EPILOG = """examples:
   voxshift convert talk.wav --voice deeper             writes talk.deeper.wav beside talk.wav
   voxshift convert a.wav b.flac --voice shift --pitch 4 --formant -1 -o out/
   voxshift convert talk.wav --voice robot -o robot.wav --overwrite
+  voxshift convert talk.wav -m voice.pth --index added_voice.index --pitch 3 -o out/
+  voxshift convert a.wav -m voice.pth --f0-method fcpe --index-rate 0.5 --protect 0.4
 """
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
@@ -40,17 +43,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--formant", type=float, default=0.0, help="formant shift in semitones")
     parser.add_argument("-o", "--output", metavar="OUT_OR_DIR", help="output file (one input) or folder")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    rvc = parser.add_argument_group("RVC voice files (instead of --voice)")
+    rvc.add_argument("-m", "--model", metavar="VOICE.pth", help="an RVC voice file (.pth)")
+    rvc.add_argument("--index", metavar="FILE.index", help="its retrieval index (added_*.index)")
+    rvc.add_argument("--f0-method", default="rmvpe", choices=F0_METHODS, help="pitch tracker (default rmvpe)")
+    rvc.add_argument("--index-rate", type=float, default=0.75, help="share of retrieved features, 0..1")
+    rvc.add_argument(
+        "--protect", type=float, default=0.33, help="keep voiceless consonants, 0..0.5 (0.5 = off)"
+    )
+    rvc.add_argument(
+        "--rms-mix-rate", type=float, default=0.25, help="1 keeps the output loudness, 0 the input's"
+    )
+    rvc.add_argument("--speaker", type=int, default=0, help="speaker id of multi-speaker voices")
+    rvc.add_argument("--hubert", metavar="PATH", help="hubert_base.pt (default: the models folder)")
+    rvc.add_argument("--rmvpe", metavar="PATH", help="rmvpe.pt (default: the models folder)")
     parser.set_defaults(func=run)
 
 
 def resolve_converter(args: argparse.Namespace) -> tuple[str, Voice | ArrayConverter]:
     """The converter the arguments ask for and its label for output names.
 
-    Extension point: model-file options (e.g. ``-m voice.pth``) are resolved here.
+    With ``-m voice.pth`` it is the RVC reference pipeline (output at the input's rate).
     """
+    if getattr(args, "model", None):
+        return _rvc_converter(args)
     params = VoiceParams(pitch=args.pitch, formant=args.formant)
     voice = resolve_voice(args.voice, sample_rate=OFFLINE_RATE, hop=OFFLINE_HOP, params=params)
     return voice.name, voice
+
+
+def _rvc_converter(args: argparse.Namespace) -> tuple[str, ArrayConverter]:
+    from models import files
+    from models.rvc.inference import open_pipeline
+    from models.rvc.pipeline import PipelineConfig
+
+    config = PipelineConfig(
+        pitch=args.pitch,
+        index_rate=args.index_rate,
+        protect=args.protect,
+        rms_mix_rate=args.rms_mix_rate,
+        sid=args.speaker,
+    )
+    hubert = files.require(files.HUBERT, args.hubert)
+    rmvpe = files.require(files.RMVPE, args.rmvpe) if args.f0_method == "rmvpe" else None
+    pipeline = open_pipeline(args.model, hubert, rmvpe, args.index, args.f0_method, config)
+    return Path(args.model).stem, pipeline
 
 
 def output_path(src: Path, label: str, output: str | None, n_inputs: int) -> Path:
@@ -96,5 +133,8 @@ def _convert_one(src: Path, dst: Path, converter: Voice | ArrayConverter, overwr
 
         def progress(fraction: float) -> None:
             bar.update(round(100 * fraction) - bar.n)
+
+        if isinstance(converter, RvcPipeline):  # per-segment progress inside the whole-file call
+            converter.progress = lambda f: progress(0.05 + 0.9 * f)
 
         convert_file(src, dst, converter, overwrite=overwrite, progress=progress)

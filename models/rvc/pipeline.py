@@ -1,0 +1,322 @@
+"""Offline RVC conversion: the reference ``Pipeline.pipeline`` of the WebUI inference tab.
+
+``RvcPipeline.convert_array(x, sr)`` turns a mono signal into the voice: 16 kHz resampling, peak
+rule, 48 Hz zero-phase high-pass, segments cut at quiet points (inputs over ``x_max`` seconds),
+1 s reflect padding per segment, f0 + key shift + coarse pitch, HuBERT/ContentVec features,
+retrieval blend, ×2 upsampling, protect, synthesis, trim, RMS envelope mix and the reference's
+int16 scaling. Memory is bounded by one segment (≤ ``x_max + 2·x_pad`` seconds) whatever the
+file length.
+
+The one deliberate difference from the reference: it tracks f0 over the whole padded file at
+once, which needs memory proportional to the file length; here f0 is tracked per segment, over
+the same padded samples the segment's synthesis uses. Single-segment inputs (≤ 41 s on the CPU
+config) are unaffected.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from models.errors import VoxshiftError
+from models.retrieval import FeatureIndex, blend
+from models.rvc import glue
+
+ProgressFn = Callable[[float], None]
+"""Receives the done fraction in 0..1."""
+
+
+class ConversionCancelledError(VoxshiftError):
+    """The user cancelled a conversion; nothing was written."""
+
+
+class ContentEncoder(Protocol):
+    def extract(self, wav16k: torch.Tensor, layer: int, final_proj: bool) -> torch.Tensor:
+        """``[B, N]`` 16 kHz audio -> ``[B, T, C]`` features (T ≈ N/320 − 1)."""
+        ...
+
+
+F0Estimator = Callable[[np.ndarray], np.ndarray]
+"""``[N]`` float32 16 kHz audio -> ``[1 + N // 160]`` f0 in Hz (float64, 0 = unvoiced)."""
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Settings of one offline conversion. Defaults are the WebUI's, on its CPU config."""
+
+    pitch: float = 0.0
+    """Key shift in semitones."""
+    index_rate: float = 0.75
+    protect: float = 0.33
+    """Share of the retrieval-blended features kept on unvoiced frames; 0.5 or more disables."""
+    rms_mix_rate: float = 0.25
+    """1 keeps the output's loudness envelope; 0 imposes the input's."""
+    sid: int = 0
+    output_rate: int | None = None
+    """Output sample rate; None = the model's rate."""
+    x_pad: int = 1
+    """Seconds of reflect padding (and trim) per segment side. GPU configs use 3."""
+    x_query: int = 6
+    x_center: int = 38
+    x_max: int = 41
+    """Inputs longer than this many seconds are split near every ``x_center`` seconds."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.index_rate <= 1.0:
+            raise ValueError(f"index_rate must be within 0..1, got {self.index_rate}")
+        if not 0.0 <= self.rms_mix_rate <= 1.0:
+            raise ValueError(f"rms_mix_rate must be within 0..1, got {self.rms_mix_rate}")
+        if self.protect < 0:
+            raise ValueError(f"protect must be >= 0, got {self.protect}")
+        if not 0 < self.x_query < self.x_center < self.x_max:
+            raise ValueError("need 0 < x_query < x_center < x_max")
+        if self.x_pad < 1:
+            raise ValueError("x_pad must be at least 1 second")
+
+
+@dataclass
+class SegmentTrace:
+    """Intermediates of one segment (kept only when tracing, for tests and debugging)."""
+
+    padded: np.ndarray
+    f0: np.ndarray | None = None
+    pitch: torch.Tensor | None = None
+    pitchf: torch.Tensor | None = None
+    feats: torch.Tensor | None = None
+    retrieval: Any = None
+    net_feats: torch.Tensor | None = None
+    synth: np.ndarray | None = None
+
+
+class RvcPipeline:
+    """Reference offline conversion with injected components.
+
+    ``synthesizer``: the voice's net with ``infer(phone, lengths, pitch, pitchf, sid)``;
+    ``content``: HuBERT/ContentVec; ``f0``: a pitch estimator (None for no-f0 voices);
+    ``index``: retrieval vectors or None.
+    """
+
+    def __init__(
+        self,
+        synthesizer: torch.nn.Module,
+        model_rate: int,
+        version: str,
+        content: ContentEncoder,
+        f0: F0Estimator | None,
+        index: FeatureIndex | None = None,
+        config: PipelineConfig | None = None,
+    ) -> None:
+        if version not in ("v1", "v2"):
+            raise ValueError(f"version must be 'v1' or 'v2', got {version!r}")
+        self.synthesizer = synthesizer
+        self.model_rate = int(model_rate)
+        self.version = version
+        self.content = content
+        self.f0 = f0
+        self.index = index
+        self.config = config or PipelineConfig()
+        self.trace: list[SegmentTrace] | None = None
+        self.progress: ProgressFn | None = None
+        """Default progress callback (per segment) when ``convert_array`` is called without one."""
+        self.cancel: threading.Event | None = None
+        """Default cancel event, checked between segments."""
+
+    def with_config(self, **changes: Any) -> RvcPipeline:
+        """A pipeline sharing the models, with some settings changed."""
+        out = RvcPipeline(
+            self.synthesizer, self.model_rate, self.version, self.content, self.f0, self.index, self.config
+        )
+        out.config = replace(self.config, **changes)
+        return out
+
+    # -- sizes ---------------------------------------------------------------------------
+    @property
+    def t_pad(self) -> int:
+        return glue.SR_16K * self.config.x_pad
+
+    @property
+    def t_pad_tgt(self) -> int:
+        return self.model_rate * self.config.x_pad
+
+    # -- public --------------------------------------------------------------------------
+    def convert_array(
+        self,
+        x: np.ndarray,
+        sr: int,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[np.ndarray, int]:
+        """Convert mono ``x [N]`` at ``sr`` -> ``(y [M] float32, rate)``; rate = model or ``output_rate``.
+
+        ``y`` is the reference's int16 output divided by 32768 (so writing it as 16-bit PCM gives
+        the reference's samples exactly).
+        """
+        mixed = self.convert_float(x, sr, progress, cancel)
+        rate = self.config.output_rate or self.model_rate
+        if rate != self.model_rate:
+            mixed = _resample(mixed, self.model_rate, rate)
+        return glue.to_int16(mixed).astype(np.float32) / np.float32(32768), rate
+
+    def convert_float(
+        self,
+        x: np.ndarray,
+        sr: int,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> np.ndarray:
+        """Everything up to the RMS mix: ``x [N]`` at ``sr`` -> float32 at the model rate."""
+        progress = progress or self.progress
+        cancel = cancel or self.cancel
+        audio = np.asarray(x, dtype=np.float32)
+        if audio.ndim != 1:
+            raise ValueError(f"expected mono audio [N], got shape {audio.shape}")
+        if sr != glue.SR_16K:
+            audio = _resample(audio, sr, glue.SR_16K)
+        if audio.size == 0:
+            raise ValueError("the input has no samples")
+        audio = glue.peak_normalize(audio)
+        hp = glue.highpass(audio) if audio.size > 18 else audio.astype(np.float64)
+        cfg = self.config
+        sr16 = glue.SR_16K
+        cuts = glue.split_points(hp, sr16 * cfg.x_center, sr16 * cfg.x_query, sr16 * cfg.x_max)
+        pieces = []
+        bounds = self._segments(hp, cuts)
+        for i, (start, stop, n_frames) in enumerate(bounds):
+            if cancel is not None and cancel.is_set():
+                raise ConversionCancelledError("conversion cancelled")
+            if len(bounds) == 1:
+                seg = glue.reflect_pad(hp, self.t_pad)
+            else:
+                seg = _padded_slice(hp, start - self.t_pad, stop - self.t_pad, self.t_pad)
+            pieces.append(self._segment(seg, n_frames))
+            if progress is not None:
+                progress((i + 1) / len(bounds))
+        out = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+        if cfg.rms_mix_rate != 1:
+            out, _, _ = glue.rms_mix(hp, out, self.model_rate, cfg.rms_mix_rate)
+        return out
+
+    # -- steps ---------------------------------------------------------------------------
+    def _segments(self, hp: np.ndarray, cuts: list[int]) -> list[tuple[int, int, int]]:
+        """``(start, stop, pitch_frames)`` in padded-signal coordinates, as the reference slices it."""
+        padded_len = len(hp) + 2 * self.t_pad
+        p_len_total = padded_len // glue.WINDOW
+        out = []
+        s = 0
+        for cut in cuts:
+            t = cut // glue.WINDOW * glue.WINDOW
+            stop = t + 2 * self.t_pad + glue.WINDOW
+            out.append((s, stop, (t + 2 * self.t_pad) // glue.WINDOW - s // glue.WINDOW))
+            s = t
+        out.append((s, padded_len, p_len_total - s // glue.WINDOW))
+        return out
+
+    def _segment(self, seg: np.ndarray, n_frames: int) -> np.ndarray:
+        """One padded segment (float64, 16 kHz) -> its trimmed output at the model rate."""
+        trace = SegmentTrace(seg) if self.trace is not None else None
+        pitch = pitchf = None
+        if self.f0 is not None:
+            f0 = glue.shift_f0(self.f0(seg.astype(np.float32)), self.config.pitch)[:n_frames]
+            pitch = torch.from_numpy(glue.coarse_pitch(f0)).long().unsqueeze(0)
+            pitchf = torch.from_numpy(f0.astype(np.float32)).unsqueeze(0)
+        audio = self.vc(seg, pitch, pitchf, trace)
+        if self.trace is not None and trace is not None:
+            trace.f0 = None if pitchf is None else pitchf[0].numpy()
+            self.trace.append(trace)
+        return audio[self.t_pad_tgt : len(audio) - self.t_pad_tgt]
+
+    def features(self, seg: np.ndarray) -> torch.Tensor:
+        """Padded segment ``[N]`` -> content features ``[1, T, C]`` (layer 9 + proj for v1, 12 for v2)."""
+        wav = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).unsqueeze(0)
+        with torch.inference_mode():
+            if self.version == "v1":
+                return self.content.extract(wav, 9, True)
+            return self.content.extract(wav, 12, False)
+
+    def retrieve(self, feats: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        """Blend the index's neighbours into ``feats [1, T, C]`` by ``index_rate``."""
+        if self.index is None or self.config.index_rate == 0:
+            return feats, None
+        query = feats[0].float().numpy()
+        result = self.index.retrieve(query)
+        blended = blend(query, result.retrieved, self.config.index_rate)
+        return torch.from_numpy(blended).unsqueeze(0), result
+
+    def net_inputs(
+        self,
+        feats: torch.Tensor,
+        feats0: torch.Tensor,
+        n_samples: int,
+        pitch: torch.Tensor | None,
+        pitchf: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, int, torch.Tensor | None, torch.Tensor | None]:
+        """×2 upsampling, length reconciliation and protect -> ``(feats, p_len, pitch, pitchf)``."""
+        feats = glue.upsample2(feats)
+        p_len = n_samples // glue.WINDOW
+        if feats.shape[1] < p_len:
+            p_len = feats.shape[1]
+            if pitch is not None and pitchf is not None:
+                pitch, pitchf = pitch[:, :p_len], pitchf[:, :p_len]
+        feats = feats[:, :p_len]
+        protect = self.config.protect
+        if protect < 0.5 and pitchf is not None:
+            feats = glue.protect_blend(feats, glue.upsample2(feats0)[:, :p_len], pitchf, protect)
+        return feats, p_len, pitch, pitchf
+
+    def vc(
+        self,
+        seg: np.ndarray,
+        pitch: torch.Tensor | None,
+        pitchf: torch.Tensor | None,
+        trace: SegmentTrace | None = None,
+    ) -> np.ndarray:
+        """The reference ``Pipeline.vc`` on one padded segment -> float32 audio at the model rate."""
+        feats0 = self.features(seg)
+        feats, result = self.retrieve(feats0)
+        net_feats, p_len, pitch, pitchf = self.net_inputs(feats, feats0, len(seg), pitch, pitchf)
+        audio = self.synthesize(net_feats, p_len, pitch, pitchf)
+        if trace is not None:
+            trace.pitch, trace.pitchf, trace.feats = pitch, pitchf, feats0
+            trace.retrieval, trace.net_feats, trace.synth = result, net_feats, audio
+        return audio
+
+    def synthesize(
+        self, feats: torch.Tensor, p_len: int, pitch: torch.Tensor | None, pitchf: torch.Tensor | None
+    ) -> np.ndarray:
+        """``feats [1, P, C]`` (+ pitch) -> ``[P · hop]`` float32 audio."""
+        lengths = torch.tensor([p_len], dtype=torch.long)
+        sid = torch.tensor([self.config.sid], dtype=torch.long)
+        with torch.inference_mode():
+            out = self.synthesizer.infer(feats, lengths, pitch, pitchf, sid)  # type: ignore[operator]
+        return out[0][0, 0].float().numpy()
+
+
+def _padded_slice(hp: np.ndarray, start: int, stop: int, pad: int) -> np.ndarray:
+    """``reflect_pad(hp, pad)[start + pad : stop + pad]`` without building the padded signal.
+
+    ``start``/``stop`` are in unpadded coordinates (may run ``pad`` samples beyond each end).
+    """
+    n = len(hp)
+    if start >= 0 and stop <= n:
+        return hp[start:stop].copy()
+    lo, hi = max(start, 0), min(stop, n)
+    left = hp[1 : 1 - start][::-1] if start < 0 else hp[:0]
+    right = hp[n - 1 - (stop - n) : n - 1][::-1] if stop > n else hp[:0]
+    return np.concatenate([left, hp[lo:hi], right])
+
+
+def _resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Band-limited rational resampling (polyphase, Kaiser window) of a whole signal."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    if sr_in == sr_out:
+        return np.asarray(x, dtype=np.float32)
+    g = gcd(sr_in, sr_out)
+    return resample_poly(np.asarray(x, dtype=np.float64), sr_out // g, sr_in // g).astype(np.float32)
