@@ -132,6 +132,22 @@ def test_exported_voice_and_index_work(trained: dict, tiny_hubert: Path, speech_
     dist, ids = index.search(query, 1)
     assert (ids >= 0).all() and np.isfinite(dist).all()
 
+    # the user-facing conversion: the reference pipeline with and without the index (same noise)
+    from models.rvc.inference import open_pipeline
+    from models.rvc.pipeline import PipelineConfig
+
+    outs = []
+    for idx in (None, index_path):
+        pipe = open_pipeline(
+            done.outputs["voice"], tiny_hubert, None, idx, "dsp", PipelineConfig(index_rate=1.0)
+        )
+        assert (pipe.index is not None) == (idx is not None)
+        torch.manual_seed(0)
+        y, rate = pipe.convert_array(wav, sr)
+        assert rate == 40000 and abs(len(y) - len(wav) * 2.5) < 800 and np.isfinite(y).all()
+        outs.append(y)
+    assert not np.allclose(outs[0], outs[1])  # retrieval changed the features
+
 
 def test_incompatible_pretrained_is_named_before_training(trained: dict, tmp_path: Path) -> None:
     from models.errors import ModelFormatError
