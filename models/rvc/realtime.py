@@ -354,8 +354,8 @@ class RvcRealtimeVoice(Voice):
         g = self.core.geometry
         block = gate(np.asarray(x, dtype=np.float32), state, g.zc, self.core.config.gate_db)
         out = self.core.process(block, state, params)
-        y = state.sola.process(out)
-        return np.asarray(y, dtype=np.float32), state
+        y = state.sola.process(out)  # a buffer SOLA reuses: hand out a copy
+        return np.array(y, dtype=np.float32), state
 
     def set_params(self, params: VoiceParams) -> None:
         self._params = params
