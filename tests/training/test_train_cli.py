@@ -176,7 +176,6 @@ def test_incompatible_pretrained_is_named_before_training(trained: dict, tmp_pat
 @pytest.mark.slow
 def test_llvc_distillation_two_steps_loads(trained: dict, speech_dir: Path, tiny_hubert: Path) -> None:
     from models.llvc import load_voice
-
     from training.distenv import DistEnv
     from training.distill import DistillConfig, run_distill
     from training.events import EventWriter
