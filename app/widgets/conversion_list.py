@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -82,6 +82,7 @@ class ConversionList(QWidget):
         item = QTreeWidgetItem(["", voice_name, "", "Queued", ""])
         item.setText(COL_FILE, source.name)
         item.setToolTip(COL_FILE, str(source))
+        item.setSizeHint(COL_ACTIONS, QSize(0, 36))
         self.tree.addTopLevelItem(item)
         progress = QProgressBar()
         progress.setRange(0, 1000)
