@@ -165,6 +165,7 @@ def main() -> int:
     p.add_argument("--n", type=int, default=5, help="measured blocks")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--offline", type=float, default=0.0, help="also convert a file of this many seconds")
+    p.add_argument("--no-realtime", action="store_true", help="only the offline measurement")
     p.add_argument("--cache", default=str(Path.home() / ".cache" / "voxshift-bench"))
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--block", type=float, default=0.25, help=argparse.SUPPRESS)
@@ -184,7 +185,7 @@ def main() -> int:
     )
     print("| block s | f0 | " + " | ".join(STAGES) + " | total | CPU ms | RTF | peak RSS MB |")
     print("|---" * (len(STAGES) + 6) + "|")
-    for f0 in args.f0:
+    for f0 in [] if args.no_realtime else args.f0:
         for block in args.blocks:
             r = spawn(args, block=block, f0=f0)
             cells = " | ".join(f"{r[s]:.0f}" for s in STAGES)

@@ -77,12 +77,13 @@ class BlockGeometry:
     def of(cls, sample_rate: int, cfg: RealtimeConfig) -> BlockGeometry:
         zc = sample_rate // 100
         crossfade = round(cfg.crossfade_time * 100) * zc
+        block = round(cfg.block_time * 100) * zc
         return cls(
             sample_rate=sample_rate,
             zc=zc,
-            block=round(cfg.block_time * 100) * zc,
+            block=block,
             crossfade_frame=crossfade,
-            sola_buffer=min(crossfade, 4 * zc),
+            sola_buffer=min(crossfade, 4 * zc, block),
             sola_search=zc,
             extra=round(cfg.extra_time * 100) * zc,
         )
