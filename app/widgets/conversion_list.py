@@ -101,7 +101,7 @@ class ConversionList(QWidget):
         row.addWidget(show)
         self.tree.setItemWidget(item, COL_PROGRESS, progress)
         self.tree.setItemWidget(item, COL_ACTIONS, actions)
-        cancel.clicked.connect(lambda: self.cancel_requested.emit(job_id))
+        cancel.clicked.connect(lambda: self._request_cancel(job_id))
         show.clicked.connect(lambda: self.show_requested.emit(job_id))
         self.rows[job_id] = _RowWidgets(item, progress, cancel, show)
         self._stack.setCurrentWidget(self.tree)
@@ -135,6 +135,12 @@ class ConversionList(QWidget):
         row = self.rows.get(job_id)
         if row is not None:
             self._finish(row, "Cancelled", "cancelled")
+
+    def _request_cancel(self, job_id: int) -> None:
+        row = self.rows[job_id]
+        row.cancel.setEnabled(False)
+        row.item.setText(COL_STATUS, "Cancelling…")
+        self.cancel_requested.emit(job_id)
 
     def status_text(self, job_id: int) -> str:
         return self.rows[job_id].item.text(COL_STATUS)

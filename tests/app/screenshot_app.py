@@ -49,8 +49,9 @@ def main(out_dir: Path) -> int:
     def connect() -> None:
         harness = JackHarness(server)  # type: ignore[arg-type]
         bench.append(harness)
+        clients = {p.name.split(":")[0] for p in harness.client.get_ports()} - {"system", "voxbench"}
         try:
-            harness.connect_app()
+            harness.connect_app(client=sorted(clients)[0] if len(clients) == 1 else "PortAudio")
         except RuntimeError as err:  # the stream's ports are not there (yet): the shot shows it
             print("jack:", err)
             return

@@ -47,6 +47,7 @@ def test_screenshots_of_the_streaming_window_and_the_conversion_list(jack_server
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "errors: []" in proc.stdout, proc.stdout
+    assert "jack:" not in proc.stdout, proc.stdout  # the harness reached the app's ports
     docs = ROOT / "docs" / "screenshots"
     docs.mkdir(parents=True, exist_ok=True)
     for name in ("main_window.png", "file_conversion.png"):
