@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QSettings, QThread, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
@@ -28,6 +28,9 @@ from app.widgets.device_picker import DeviceChoice
 from app.widgets.live_controls import GainValues, StreamValues
 from models.base import Voice
 from models.errors import VoxshiftError
+
+if TYPE_CHECKING:
+    from app.training import TrainingWizard
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,7 @@ class AppController(QObject):
         self.settings: AppSettings = load_settings(store)
         self.engine = engine or EngineModel(parent=self)
         self.library = library or VoiceLibrary()
+        self._wizard: TrainingWizard | None = None
         self.queue = ConversionQueue(self)
         self.errors: list[str] = []
         self.voice_entry: VoiceEntry | None = None
@@ -470,6 +474,17 @@ class AppController(QObject):
         self._messages.append(box)
         box.open()
 
+    def open_training_wizard(self) -> TrainingWizard:
+        """The training wizard (non-modal); a finished voice lands in this library and is listed."""
+        from app.training import open_training_wizard
+
+        if self._wizard is None or not self._wizard.isVisible():
+            self._wizard = open_training_wizard(self.window, lambda: self.library.root)
+            self._wizard.voice_ready.connect(lambda _path: self.reload_voices())
+        self._wizard.raise_()
+        self._wizard.activateWindow()
+        return self._wizard
+
     def show_about(self) -> None:
         text = (
             "<h3>Voxshift</h3><p>A realtime voice changer: built-in voices, RVC and LLVC models, "
@@ -521,6 +536,7 @@ class AppController(QObject):
         w.import_action.triggered.connect(self._import_dialog)
         w.convert_action.triggered.connect(self._add_files_dialog)
         w.about_action.triggered.connect(self.show_about)
+        w.train_action.triggered.connect(self.open_training_wizard)
         w.data_folder_action.triggered.connect(
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.data_dir())))
         )

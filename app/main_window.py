@@ -108,6 +108,8 @@ class MainWindow(QMainWindow):
         self.import_action.setShortcut(QKeySequence("Ctrl+I"))
         self.convert_action = QAction("Convert files…", self)
         self.convert_action.setShortcut(QKeySequence("Ctrl+O"))
+        self.train_action = QAction("Train a new voice…", self)
+        self.train_action.setShortcut(QKeySequence("Ctrl+Shift+T"))
         self.data_folder_action = QAction("Open data folder", self)
         self.log_action = QAction("Open log file", self)
         self.quit_action = QAction("Quit", self)
@@ -115,7 +117,15 @@ class MainWindow(QMainWindow):
         self.quit_action.triggered.connect(self.close)
         self.about_action = QAction("About Voxshift", self)
         file_menu = self.menuBar().addMenu("&File")
-        for action in (self.import_action, self.convert_action, None, self.data_folder_action, None):
+        file_actions = (
+            self.import_action,
+            self.convert_action,
+            self.train_action,
+            None,
+            self.data_folder_action,
+            None,
+        )
+        for action in file_actions:
             if action is None:
                 file_menu.addSeparator()
             else:
