@@ -93,6 +93,8 @@ class VoicePipeline:
         """Same rate and hop: no resampling and no FIFOs (the common case is also the cheapest)."""
         self.step_time = 0.0
         """Seconds spent in ``voice.step`` so far (the worker's estimate of the voice's cost)."""
+        self._dry = np.zeros(voice.latency, dtype=np.float32)
+        """The input delayed by the voice's latency: dry hops (bypass, dropped) keep the wet lag."""
 
     @property
     def lag(self) -> float:
@@ -121,9 +123,10 @@ class VoicePipeline:
         return out
 
     def _run_voice(self, chunk: np.ndarray, mode: Mode) -> np.ndarray:
-        """One voice hop: the voice's output (wet), the input itself (dry) or silence."""
+        """One voice hop: the voice's output (wet), the delayed input (dry) or silence."""
+        dry = self._delay_dry(chunk)
         if mode == "dry":
-            return chunk
+            return dry
         if mode == "silence":
             return np.zeros(len(chunk), dtype=np.float32)
         t0 = time.perf_counter()
@@ -134,6 +137,14 @@ class VoicePipeline:
         if len(y) != len(chunk):
             raise RuntimeError(f"it returned {len(y)} samples instead of {len(chunk)}")
         return y
+
+    def _delay_dry(self, chunk: np.ndarray) -> np.ndarray:
+        """``chunk`` delayed by ``voice.latency`` samples; fed every hop so it is always current."""
+        if len(self._dry) == 0:
+            return chunk
+        joined = np.concatenate([self._dry, chunk])
+        self._dry = joined[len(chunk) :]
+        return joined[: len(chunk)]
 
 
 class Worker:

@@ -65,5 +65,5 @@ def test_rvc_voice_streams_through_the_engine_with_a_constant_lag(jack_server):
         assert (window_correlations(x[start : start + half], rec[start:], lag) > 0.95).sum() >= 5
         lags.append(lag)
     assert lags[0] == lags[1]
-    voice_lag = round(voice.latency * RATE / voice.sample_rate)
-    assert planned - voice_lag - PERIOD <= lags[0] <= planned + PERIOD
+    # dropped hops go through a delay of the voice's latency: they sit at the planned lag itself
+    assert abs(lags[0] - planned) <= PERIOD

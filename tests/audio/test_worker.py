@@ -41,6 +41,15 @@ def test_same_rate_pipeline_is_an_exact_delay(dev_hop, voice_hop, latency):
     np.testing.assert_array_equal(y[int(lag) :], -x[: len(y) - int(lag)])
 
 
+@pytest.mark.parametrize(("dev_hop", "voice_hop", "latency"), [(256, 256, 0), (256, 100, 37), (128, 480, 5)])
+def test_dry_hops_have_the_same_lag_as_wet_ones(dev_hop, voice_hop, latency):
+    """Bypass and dropped hops play the input at the voice's lag: switching never jumps in time."""
+    voice = InvertVoice(48000, voice_hop, latency=latency)
+    wet, dry = VoicePipeline(voice, 48000, dev_hop), VoicePipeline(voice, 48000, dev_hop)
+    x = _noise(24000)
+    np.testing.assert_array_equal(_stream(dry, x, dev_hop, mode="dry"), -_stream(wet, x, dev_hop))
+
+
 @pytest.mark.parametrize(
     ("voice_rate", "voice_hop"), [(16000, 160), (40000, 400), (44100, 441), (16000, 128)]
 )
