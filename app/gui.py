@@ -60,6 +60,8 @@ def _excepthook(kind: type[BaseException], value: BaseException, tb: TracebackTy
 
 def create_app(argv: Sequence[str] | None = None) -> QApplication:
     existing = QApplication.instance()
+    if isinstance(existing, QApplication) and existing.property("voxshift_styled"):
+        return existing  # already set up: restyling would repolish every live widget again
     app = existing if isinstance(existing, QApplication) else QApplication(list(argv or sys.argv[:1]))
     app.setOrganizationName(paths.ORGANIZATION)
     app.setApplicationName(paths.APPLICATION)
@@ -69,6 +71,7 @@ def create_app(argv: Sequence[str] | None = None) -> QApplication:
     app.setFont(font)
     app.setStyle("Fusion")
     app.setStyleSheet(style_sheet())
+    app.setProperty("voxshift_styled", True)
     return app
 
 
