@@ -193,18 +193,28 @@ def _record(
         )
     except sd.PortAudioError as exc:
         raise DeviceError(f"Could not open the audio devices for the latency measurement: {exc}.") from exc
-    timeout_ms = int((cfg.seconds * 3 + 5) * 1000)
-    with stream:
-        reported = float(stream.latency[0]) + float(stream.latency[1])
-        if on_stream_open is not None:
-            on_stream_open()
-        recorder.armed = True
-        waited = 0
-        while not recorder.done:
-            if cancel is not None and cancel():
-                raise LoopbackError("The latency measurement was cancelled.")
-            if waited > timeout_ms or not stream.active:
-                raise LoopbackError("The audio stream stalled during the latency measurement; try again.")
-            sd.sleep(20)
-            waited += 20
+    try:
+        with stream:
+            reported = float(stream.latency[0]) + float(stream.latency[1])
+            if on_stream_open is not None:
+                on_stream_open()
+            _play_through(recorder, stream, cfg, cancel)
+    except sd.PortAudioError as exc:
+        raise DeviceError(f"The audio stream failed during the latency measurement: {exc}.") from exc
     return recorder.rec, reported
+
+
+def _play_through(
+    recorder: _Recorder, stream: sd.Stream, cfg: LoopbackConfig, cancel: Callable[[], bool] | None
+) -> None:
+    """Arm the callback and wait until the whole play buffer went out (or stall / cancel)."""
+    timeout_ms = int((cfg.seconds * 3 + 5) * 1000)
+    recorder.armed = True
+    waited = 0
+    while not recorder.done:
+        if cancel is not None and cancel():
+            raise LoopbackError("The latency measurement was cancelled.")
+        if waited > timeout_ms or not stream.active:
+            raise LoopbackError("The audio stream stalled during the latency measurement; try again.")
+        sd.sleep(20)
+        waited += 20
