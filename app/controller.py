@@ -7,7 +7,9 @@ GUI thread except voice loading and file conversion, which run on worker QThread
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,12 +59,33 @@ class _VoiceLoader(QObject):
         self.loaded.emit(token, voice)
 
 
+class _LatencyProbe(QObject):
+    """Runs one loopback measurement (``audio.loopback``) on its own thread: about a second."""
+
+    measured = Signal(object)
+    failed = Signal(str)
+
+    @Slot(object)
+    def run(self, job: Callable[[], Any]) -> None:
+        try:
+            result = job()
+        except (VoxshiftError, OSError, ValueError, RuntimeError) as err:
+            self.failed.emit(str(err))
+            return
+        self.measured.emit(result)
+
+
 class AppController(QObject):
     """Owns the app's objects for one window."""
 
     _request_voice = Signal(int, object, object, object)
+    _request_measure = Signal(object)
     voice_ready = Signal(str)
     """voice id, once the selected voice is built and handed to the engine"""
+    latency_measured = Signal(object)
+    """an ``audio.loopback.LoopbackResult`` after Tools > Measure latency… succeeded"""
+    latency_failed = Signal(str)
+    """the plain message when the measurement failed (no loopback, device error)"""
 
     def __init__(
         self,
@@ -97,6 +120,22 @@ class AppController(QObject):
         self._loader.loaded.connect(self._on_voice_loaded)
         self._loader.failed.connect(self._on_voice_failed)
         self._loader_thread.start()
+        self._probe_thread = QThread(self)
+        self._probe_thread.setObjectName("latency-probe")
+        self._probe = _LatencyProbe()
+        self._probe.moveToThread(self._probe_thread)
+        self._request_measure.connect(self._probe.run)
+        self._probe.measured.connect(self._on_latency_measured)
+        self._probe.failed.connect(self._on_latency_failed)
+        self._measuring: tuple[bool, Any] | None = None
+        """(engine was running, planned latency before) while a measurement runs"""
+        self.last_loopback: Any = None
+        """the last ``LoopbackResult`` (None before the first successful measurement)"""
+        self.loopback_config: Any = None
+        """an ``audio.loopback.LoopbackConfig`` for the measurement (None: its defaults); its
+        blocksize and latency are replaced by the engine's"""
+        self.on_loopback_open: Callable[[], None] | None = None
+        """called on the probe thread once the measurement stream runs (tests wire JACK there)"""
         self._restore()
         self._connect()
         self.engine.begin_polling()
@@ -400,6 +439,78 @@ class AppController(QObject):
         self.errors.append(message)
         log.warning("engine: %s", message)
 
+    # latency measurement -------------------------------------------------------------------
+    def measure_latency(self) -> bool:
+        """Stop the engine, measure the loopback round trip off the GUI thread, restart after.
+
+        Returns False when nothing was started (already measuring, or no devices).
+        """
+        from audio.loopback import LoopbackConfig, measure_loopback
+
+        config = self.engine_config()
+        if self._measuring is not None:
+            return False
+        if config is None:
+            self.show_error("No audio devices", "Pick an input and an output device, then measure again.")
+            return False
+        engine = self.engine.engine
+        planned = engine.planned_latency() if engine is not None and self.engine.running else None
+        self._measuring = (self.engine.running, planned)
+        self.engine.stop()
+        self.window.measure_action.setEnabled(False)
+        self.window.set_status("Measuring the loopback round trip…", "warn")
+        if not self._probe_thread.isRunning():
+            self._probe_thread.start()
+        # the engine's block size and latency setting: the round trip its own stream will have
+        probe = replace(
+            self.loopback_config or LoopbackConfig(),
+            blocksize=config.blocksize or config.hop,
+            latency=config.device_latency,
+        )
+        job = partial(
+            measure_loopback,
+            config.input_device,
+            config.output_device,
+            config.samplerate,
+            config=probe,
+            on_stream_open=self.on_loopback_open,
+        )
+        self._request_measure.emit(job)
+        return True
+
+    def _end_measurement(self) -> Any:
+        """Re-enable the action, restart the engine if it ran before; returns the planned latency."""
+        was_running, planned = self._measuring or (False, None)
+        self._measuring = None
+        self.window.measure_action.setEnabled(True)
+        if was_running:
+            self._start()
+        self._refresh_status()
+        return planned
+
+    def _on_latency_measured(self, result: Any) -> None:
+        planned = self._end_measurement()
+        self.last_loopback = result
+        ms = result.lag_seconds * 1e3
+        self.window.meter.tiles["measured"].setToolTip(
+            f"Last loopback measurement (Tools > Measure latency…): {ms:.1f} ms device round trip"
+        )
+        text = _latency_text(result, planned)
+        log.info("loopback: %s", text.replace("\n", " "))
+        box = QMessageBox(
+            QMessageBox.Icon.Information, "Measured latency", text, QMessageBox.StandardButton.Ok, self.window
+        )
+        box.setObjectName("latencyDialog")
+        box.finished.connect(lambda _r: self._messages.remove(box) if box in self._messages else None)
+        self._messages.append(box)
+        box.open()
+        self.latency_measured.emit(result)
+
+    def _on_latency_failed(self, message: str) -> None:
+        self._end_measurement()
+        self.show_error("Latency not measured", message)
+        self.latency_failed.emit(message)
+
     # file conversion -----------------------------------------------------------------------
     def output_dir(self) -> Path:
         return Path(self.settings.output_dir) if self.settings.output_dir else paths.default_output_dir()
@@ -513,6 +624,8 @@ class AppController(QObject):
         self.queue.shutdown()
         self._loader_thread.quit()
         self._loader_thread.wait()
+        self._probe_thread.quit()
+        self._probe_thread.wait()
 
     # signals -------------------------------------------------------------------------------
     def _connect(self) -> None:
@@ -537,6 +650,7 @@ class AppController(QObject):
         w.convert_action.triggered.connect(self._add_files_dialog)
         w.about_action.triggered.connect(self.show_about)
         w.train_action.triggered.connect(self.open_training_wizard)
+        w.measure_action.triggered.connect(self.measure_latency)
         w.data_folder_action.triggered.connect(
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.data_dir())))
         )
@@ -568,6 +682,30 @@ class AppController(QObject):
 
 def _device_key(name: str, hostapi: str) -> str:
     return f"{name}|{hostapi}"
+
+
+def _latency_text(result: Any, planned: Any) -> str:
+    """The message box text: the round trip and what it means next to the planned latency."""
+    ms = result.lag_seconds * 1e3
+    lines = [
+        f"Round trip output -> input: {ms:.1f} ms ({result.lag_frames} frames at {result.samplerate} Hz, "
+        f"correlation {result.correlation:.2f}).",
+        "That is what the sound card, its driver buffers and the loopback add, without Voxshift "
+        f"(PortAudio's own estimate for these buffers: {result.reported_latency * 1e3:.1f} ms).",
+    ]
+    if planned is not None and planned.total > 0:
+        engine_ms = planned.engine * 1e3
+        lines.append(
+            f"The meter's planned latency is {planned.total * 1e3:.1f} ms: {engine_ms:.1f} ms of it is the "
+            f"engine (hop, prefill, resampler, voice), so live you should hear about "
+            f"{ms + engine_ms:.1f} ms from microphone to output."
+        )
+    else:
+        lines.append(
+            "Live latency is this round trip plus what the engine adds (hop, prefill, resampler, voice): "
+            "start the engine and look at Planned latency in the meter."
+        )
+    return "\n\n".join(lines)
 
 
 def _voice_maker(entry: VoiceEntry, build: VoiceBuild, params: Any) -> Any:

@@ -116,6 +116,10 @@ class MainWindow(QMainWindow):
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         self.quit_action.triggered.connect(self.close)
         self.about_action = QAction("About Voxshift", self)
+        self.measure_action = QAction("Measure latency…", self)
+        self.measure_action.setToolTip(
+            "Play a short noise burst through an output->input loopback and measure the round trip"
+        )
         file_menu = self.menuBar().addMenu("&File")
         file_actions = (
             self.import_action,
@@ -131,6 +135,8 @@ class MainWindow(QMainWindow):
             else:
                 file_menu.addAction(action)
         file_menu.addAction(self.quit_action)
+        tools_menu = self.menuBar().addMenu("&Tools")
+        tools_menu.addAction(self.measure_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self.log_action)
         help_menu.addAction(self.about_action)
