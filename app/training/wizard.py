@@ -52,9 +52,10 @@ class TrainingWizard(QWizard):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Train a new voice")
-        self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
+        self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)  # follows the app's (dark) palette
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
-        self.resize(980, 760)
+        self.setObjectName("trainingWizard")
+        self.resize(1000, 800)
         self.library_dir = library_dir
         self.job: api.Job | None = None
         self.settings: api.TrainConfig | None = None
@@ -113,6 +114,7 @@ class TrainingWizard(QWizard):
         """Settings -> TrainConfig -> Job (writes job.json); errors stay on the settings page."""
         report = self.dataset_page.report
         if report is None:
+            self.settings_page.show_error("the recordings are still being checked; try again in a moment")
             return False
         try:
             settings = self.settings_page.settings(report.root)
@@ -133,7 +135,7 @@ class TrainingWizard(QWizard):
         self.run_page.status.setText("Starting the trainer…")
         self.process.start(self.job)
         self.run_page.set_running(True)
-        self.button(QWizard.WizardButton.BackButton).setEnabled(False)
+        self._lock_back(True)
 
     def stop_training(self) -> None:
         self.process.stop()
@@ -144,7 +146,16 @@ class TrainingWizard(QWizard):
         self.run_page.set_running(False)
         if self.process.stopped_by_user:
             self.run_page.on_stopped()
-        self.button(QWizard.WizardButton.BackButton).setEnabled(not self.run_page.finished_ok)
+        self._lock_back(self.run_page.finished_ok)
+
+    def _lock_back(self, locked: bool) -> None:
+        """No way back to the settings while a run is going (or after it finished).
+
+        QWizard disables Back when the previous page is a commit page, and re-evaluates that on
+        every ``completeChanged``; toggling the flag keeps its own button logic in charge.
+        """
+        self.settings_page.setCommitPage(locked)
+        self.run_page.completeChanged.emit()
 
     def _on_done(self, event: api.Done) -> None:
         self.outputs = dict(event.outputs)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import soundfile as sf
 import torch
+from PySide6.QtWidgets import QWizard
 
 from app.training import TrainingProcess, TrainingWizard, open_training_wizard
 from tests.conftest import REFERENCE
@@ -111,6 +112,8 @@ def test_dataset_page_shows_real_report(qtbot: Any, recordings: Path, tmp_path: 
     warnings = page.warnings.text()
     assert "10 minutes" in warnings and "mixed sample rates" in warnings
     assert page.isComplete()
+    page.folder_edit.editingFinished.emit()  # focus moves on: the report stays, no rescan
+    assert page.report is report and not page.scanning
     # the voice name is suggested from the folder
     assert wizard.settings_page.value("name") == recordings.name
 
@@ -213,6 +216,8 @@ def test_stop_mid_run_terminates_the_trainer(
         start_run(qtbot, wizard, recordings)
     pid = int(wizard.process._proc.processId())  # type: ignore[union-attr]
     assert wizard.run_page.stop_button.isEnabled()
+    back = wizard.button(QWizard.WizardButton.BackButton)
+    assert not back.isEnabled()  # no way back to the settings while the trainer runs
     with qtbot.waitSignal(wizard.process.finished, timeout=30000):
         qtbot.mouseClick(wizard.run_page.stop_button, qtbot_left())
         # the GUI keeps processing events while the trainer stops
@@ -222,6 +227,7 @@ def test_stop_mid_run_terminates_the_trainer(
         os.killpg(pid, 0)  # torchrun and its workers are all gone
     assert wizard.run_page.resume_button.isEnabled() and not wizard.run_page.stop_button.isEnabled()
     assert wizard.run_page.error.isHidden() and "Resume" in wizard.run_page.status.text()
+    assert back.isEnabled()
     assert wizard.handle_close("background") and not wizard.handle_close("cancel")
 
 
