@@ -114,16 +114,15 @@ class DatasetPage(QWizardPage):
         self.status.setText(f"Checking the recordings in {folder}…")
         self.report_view.clear()
         self.warnings.clear()
-        call = BackgroundCall(lambda: api.scan_dataset(folder), self)
-        call.succeeded.connect(lambda report, c=call: self._on_report(c, report))
-        call.failed.connect(lambda msg, c=call: self._on_failed(c, msg))
-        call.ended.connect(call.deleteLater)
+        call = BackgroundCall(lambda: api.scan_dataset(folder))
+        call.succeeded.connect(self._on_report)
+        call.failed.connect(self._on_failed)
         self._call = call
         call.start()
 
-    def _on_report(self, call: BackgroundCall, report: api.DatasetReport) -> None:
-        if call is not self._call:
-            return
+    def _on_report(self, report: api.DatasetReport) -> None:
+        if self.sender() is not self._call:
+            return  # an older scan of another folder
         self.report = report
         self.status.setText("Ready." if report.ok else "Nothing to train on in this folder.")
         self.status.setStyleSheet("" if report.ok else ERROR_STYLE)
@@ -132,8 +131,8 @@ class DatasetPage(QWizardPage):
         self.completeChanged.emit()
         self.scanned.emit(report)
 
-    def _on_failed(self, call: BackgroundCall, message: str) -> None:
-        if call is self._call:
+    def _on_failed(self, message: str) -> None:
+        if self.sender() is self._call:
             self._folder = ""  # allow a retry of the same folder
             self.status.setText(f"Could not read the folder: {message}")
             self.status.setStyleSheet(ERROR_STYLE)

@@ -193,8 +193,9 @@ class TrainingWizard(QWizard):
             self.finish_page.show_sample_error("no trained voice or no recording to convert")
             return
         self._sample_cancel.clear()
-        call = BackgroundCall(lambda: library.convert_sample(request, self._sample_cancel), self)
-        call.succeeded.connect(lambda pair: self.finish_page.show_samples(*pair))
+        cancel = self._sample_cancel
+        call = BackgroundCall(lambda: library.convert_sample(request, cancel))
+        call.succeeded.connect(self._on_sample)
         call.failed.connect(self.finish_page.show_sample_error)
         self._sample_call = call
         call.start()
@@ -215,6 +216,9 @@ class TrainingWizard(QWizard):
             source=Path(longest.path),
             out_dir=settings.exp_dir / "samples",
         )
+
+    def _on_sample(self, pair: tuple[Path, Path]) -> None:
+        self.finish_page.show_samples(*pair)
 
     @property
     def sample_running(self) -> bool:
