@@ -183,7 +183,9 @@ class TrainingWizard(QWizard):
             lines.append(f"Voice in your library: {self.installed.voice}")
             if self.installed.index is not None:
                 lines.append(f"Index: {self.installed.index}")
-        lines += [f"{role}: {path}" for role, path in sorted(self.outputs.items())]
+        if self.outputs:
+            lines += ["", "In the work folder:"]
+            lines += [f"    {role}: {path}" for role, path in sorted(self.outputs.items())]
         self.finish_page.show_paths(lines)
         self._convert_sample()
 
