@@ -255,12 +255,18 @@ class TrainingWizard(QWizard):
         return CLOSE_STOP if clicked is stop else CLOSE_BACKGROUND if clicked is keep else CLOSE_CANCEL
 
     def handle_close(self, choice: str) -> bool:
-        """Apply a close choice; True when the window may close (hidden, training or not)."""
-        if choice == CLOSE_CANCEL:
+        """Apply a close choice while training; True when the wizard should really close.
+
+        "background" only hides the window (QWizard resets its pages on reject, which would lose
+        the run page); "stop" stops the trainer and closes; "cancel" keeps everything as it is.
+        """
+        if choice == CLOSE_BACKGROUND:
+            self.hide()
             return False
         if choice == CLOSE_STOP:
             self.stop_training()
-        return True
+            return True
+        return False
 
     def reject(self) -> None:
         if self.process.running and not self.handle_close(self.ask_close()):
@@ -269,11 +275,8 @@ class TrainingWizard(QWizard):
         super().reject()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        if self.process.running and not self.handle_close(self.ask_close()):
-            event.ignore()
-            return
-        self._sample_cancel.set()
-        super().closeEvent(event)
+        event.ignore()  # the window manager's close goes through the same question as Cancel
+        self.reject()
 
     def _shutdown(self) -> None:
         """The app quits: never leave an orphaned trainer or a running thread behind."""

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import soundfile as sf
 import torch
-from PySide6.QtWidgets import QWizard
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QWizard
 
 from app.training import TrainingProcess, TrainingWizard, open_training_wizard
 from tests.conftest import REFERENCE
@@ -113,7 +114,7 @@ def test_dataset_page_shows_real_report(qtbot: Any, recordings: Path, tmp_path: 
     assert "10 minutes" in warnings and "mixed sample rates" in warnings
     assert page.isComplete()
     page.folder_edit.editingFinished.emit()  # focus moves on: the report stays, no rescan
-    assert page.report is report and not page.scanning
+    assert page.report is report  # a rescan would have cleared it at once
     # the voice name is suggested from the folder
     assert wizard.settings_page.value("name") == recordings.name
 
@@ -178,6 +179,10 @@ def test_wizard_trains_a_tiny_voice_into_the_library(
     rec = Recorder(wizard.process)
     with qtbot.waitSignal(wizard.voice_ready, timeout=240000) as ready:
         start_run(qtbot, wizard, recordings)
+        # closing while training asks; "keep training in background" hides the window only
+        QTimer.singleShot(200, lambda: answer_close_dialog("Keep training in background"))
+        wizard.reject()
+        assert wizard.isHidden() and wizard.process.running
     qtbot.waitUntil(lambda: not wizard.process.running, timeout=30000)
     stages = [e.name for e in rec.of(api.Stage)]
     assert {"prepare", "features", "train", "export"} <= set(stages)
@@ -193,6 +198,7 @@ def test_wizard_trains_a_tiny_voice_into_the_library(
     from models.rvc import load_voice
 
     assert load_voice(voice).synthesizer is not None
+    wizard.show()
     wizard.next()
     assert wizard.currentPage() is wizard.finish_page
     assert str(voice) in wizard.finish_page.paths.text()
@@ -228,7 +234,8 @@ def test_stop_mid_run_terminates_the_trainer(
     assert wizard.run_page.resume_button.isEnabled() and not wizard.run_page.stop_button.isEnabled()
     assert wizard.run_page.error.isHidden() and "Resume" in wizard.run_page.status.text()
     assert back.isEnabled()
-    assert wizard.handle_close("background") and not wizard.handle_close("cancel")
+    assert not wizard.handle_close("cancel") and wizard.isVisible()
+    assert not wizard.handle_close("background") and wizard.isHidden()
 
 
 @pytest.mark.slow
@@ -252,6 +259,13 @@ def test_broken_pretrained_file_shows_the_error(
     assert "f0G40k.pth" in wizard.run_page.error.text() or "f0D40k.pth" in wizard.run_page.error.text()
     assert not wizard.run_page.isComplete() and wizard.run_page.resume_button.isEnabled()
     assert not list((tmp_path / "library").glob("*"))
+
+
+def answer_close_dialog(choice: str) -> None:
+    """Clicks ``choice`` in the wizard's "Training is running" question."""
+    box = QApplication.activeModalWidget()
+    assert isinstance(box, QMessageBox), box
+    next(b for b in box.buttons() if b.text() == choice).click()
 
 
 def qtbot_left() -> Any:
