@@ -234,6 +234,13 @@ def test_stop_mid_run_terminates_the_trainer(
     assert wizard.run_page.resume_button.isEnabled() and not wizard.run_page.stop_button.isEnabled()
     assert wizard.run_page.error.isHidden() and "Resume" in wizard.run_page.status.text()
     assert back.isEnabled()
+    # Resume starts the same job again (the trainer continues from what it finished)
+    with qtbot.waitSignal(wizard.process.stage, timeout=120000):
+        qtbot.mouseClick(wizard.run_page.resume_button, qtbot_left())
+        assert wizard.process.running and not wizard.run_page.resume_button.isEnabled()
+    with qtbot.waitSignal(wizard.process.finished, timeout=30000):
+        wizard.stop_training()
+    assert not wizard.process.running
     assert not wizard.handle_close("cancel") and wizard.isVisible()
     assert not wizard.handle_close("background") and wizard.isHidden()
 
