@@ -73,21 +73,22 @@ def run_realtime(args: argparse.Namespace) -> dict[str, float]:
     state = voice.init_state()
     rng = np.random.default_rng(0)
     t = np.arange(voice.hop) / voice.sample_rate
-    sums = dict.fromkeys((*STAGES, "total"), 0.0)
+    sums = dict.fromkeys((*STAGES, "total", "cpu"), 0.0)
     for i in range(args.warmup + args.n):
         x = (0.3 * np.sin(2 * np.pi * 180 * t) + 0.02 * rng.standard_normal(voice.hop)).astype(np.float32)
-        start = time.perf_counter()
+        start, cpu0 = time.perf_counter(), time.process_time()
         with torch.inference_mode():
             out = core.process(x, state, voice.params)
             mid = time.perf_counter()
             state.sola.process(out)
-        end = time.perf_counter()
+        end, cpu1 = time.perf_counter(), time.process_time()
         if i < args.warmup:
             continue
         for k, v in (core.trace.times or {}).items():
             sums[k] += v
         sums["sola"] += end - mid
         sums["total"] += end - start
+        sums["cpu"] += cpu1 - cpu0
     result = {k: 1000 * v / args.n for k, v in sums.items()}
     result["rtf"] = result["total"] / (1000 * args.block)
     result["peak_mb"] = peak_rss_mb()
@@ -164,6 +165,7 @@ def main() -> int:
     p.add_argument("--n", type=int, default=5, help="measured blocks")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--offline", type=float, default=0.0, help="also convert a file of this many seconds")
+    p.add_argument("--no-realtime", action="store_true", help="only the offline measurement")
     p.add_argument("--cache", default=str(Path.home() / ".cache" / "voxshift-bench"))
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--block", type=float, default=0.25, help=argparse.SUPPRESS)
@@ -177,16 +179,19 @@ def main() -> int:
     build_models(Path(args.cache))
     print(
         f"Realtime RVC v2 40k (rule weights, community size), CPU, {args.threads} threads, "
-        f"extra {args.extra} s, crossfade 0.05 s, index 3000x768; ms per block (mean of {args.n})\n"
+        f"extra {args.extra} s, crossfade 0.05 s, index 3000x768; wall ms per block (mean of {args.n}); "
+        "CPU ms = process CPU time per block, all threads (not inflated by waiting for a busy CPU); "
+        f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n"
     )
-    print("| block s | f0 | " + " | ".join(STAGES) + " | total | RTF | peak RSS MB |")
-    print("|---" * (len(STAGES) + 5) + "|")
-    for f0 in args.f0:
+    print("| block s | f0 | " + " | ".join(STAGES) + " | total | CPU ms | RTF | peak RSS MB |")
+    print("|---" * (len(STAGES) + 6) + "|")
+    for f0 in [] if args.no_realtime else args.f0:
         for block in args.blocks:
             r = spawn(args, block=block, f0=f0)
             cells = " | ".join(f"{r[s]:.0f}" for s in STAGES)
             print(
-                f"| {block:g} | {f0} | {cells} | {r['total']:.0f} | {r['rtf']:.2f} | {r['peak_mb']:.0f} |",
+                f"| {block:g} | {f0} | {cells} | {r['total']:.0f} | {r['cpu']:.0f} "
+                f"| {r['rtf']:.2f} | {r['peak_mb']:.0f} |",
                 flush=True,
             )
     if args.offline:

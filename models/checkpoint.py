@@ -271,12 +271,19 @@ class ModelFile:
         return out
 
 
+def strip_ddp_prefix(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop the ``module.`` prefix that DistributedDataParallel adds to every key."""
+    if sd and all(k.startswith("module.") for k in sd):
+        return {k[len("module.") :]: v for k, v in sd.items()}
+    return dict(sd)
+
+
 def _tensors(obj: Any) -> dict[str, torch.Tensor] | None:
     """``obj`` as a flat state dict (str -> Tensor), or None when it is not one."""
     if not isinstance(obj, Mapping) or not obj:
         return None
     if all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
-        return dict(obj)
+        return strip_ddp_prefix(obj)
     return None
 
 
@@ -333,13 +340,23 @@ def _rvc_rate_from_shapes(sd: Mapping[str, torch.Tensor]) -> int | None:
         return None
 
 
+def _config_rate(config: Any) -> int | None:
+    """The output rate a community config list names in its last entry (Hz), if it does."""
+    if not isinstance(config, (list, tuple)) or not config:
+        return None
+    last = config[-1]
+    if isinstance(last, str) and last.endswith("k") and last[:-1].isdigit():
+        return int(last[:-1]) * 1000
+    return last if isinstance(last, int) and not isinstance(last, bool) else None
+
+
 def _rvc_voice(path: Path, obj: Mapping[str, Any]) -> ModelFile:
     sd = _tensors(obj.get("weight"))
     if sd is None or not _is_rvc_generator(sd):
         raise ModelFormatError(f"{path.name} looks like an RVC voice but its 'weight' is no RVC generator")
     facts = _rvc_shape_facts(sd)
     config = obj.get("config")
-    rate = config[-1] if isinstance(config, list) and config and isinstance(config[-1], int) else None
+    rate = _config_rate(config)
     if rate is None:
         rate = _rvc_rate_from_shapes(sd)
     info = obj.get("info")

@@ -19,6 +19,7 @@ import http.client
 import os
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -217,8 +218,13 @@ def download(
 
 
 def _url(f: SharedFile, endpoint: str | None) -> str:
-    from huggingface_hub import hf_hub_url
-
+    """The Hub ``resolve`` URL of a file (huggingface_hub's own rule; same format without it)."""
+    try:
+        from huggingface_hub import hf_hub_url
+    except ImportError:  # a declared dependency; keep downloads working in a partial install
+        base = (endpoint or "https://huggingface.co").rstrip("/")
+        path = urllib.parse.quote(f.repo_filename)
+        return f"{base}/{f.repo_id}/resolve/{urllib.parse.quote(f.revision, safe='')}/{path}"
     return str(hf_hub_url(f.repo_id, f.repo_filename, revision=f.revision, endpoint=endpoint))
 
 

@@ -15,7 +15,6 @@ never overwritten, an existing output only with ``overwrite=True``.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import uuid
@@ -26,7 +25,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import soundfile as sf
-from scipy import signal
 
 from models.base import Voice
 from models.errors import VoxshiftError
@@ -237,7 +235,7 @@ def _convert_whole(
         raise ConversionCancelledError(f"{reader.name}: conversion cancelled.")
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     if sr_out != reader.samplerate:
-        g = math.gcd(sr_out, reader.samplerate)
-        y = signal.resample_poly(y, reader.samplerate // g, sr_out // g)
+        resampler = ChunkResampler(sr_out, reader.samplerate)
+        y = np.concatenate((resampler.push(y), resampler.flush()))
     report(0.95)
     yield y[: reader.frames]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import signal
 
 _HALF_TAPS_PER_PHASE = 10
 """resample_poly's default Kaiser filter has 10 * max(up, down) taps on each side (upsampled rate)."""
@@ -23,6 +22,9 @@ class ChunkResampler:
     def __init__(self, in_rate: int, out_rate: int) -> None:
         if in_rate <= 0 or out_rate <= 0:
             raise ValueError("rates must be positive")
+        from scipy import signal  # imported here: scipy.signal is slow to import (CLI start-up)
+
+        self._resample_poly = signal.resample_poly
         g = math.gcd(in_rate, out_rate)
         self.up, self.down = out_rate // g, in_rate // g
         half_in = _HALF_TAPS_PER_PHASE * max(self.up, self.down) / self.up + 2
@@ -66,7 +68,7 @@ class ChunkResampler:
         a = self._done - self.margin - self._buf_start
         b = stop + self.margin - self._buf_start
         seg = self._buf[a:b]
-        y = signal.resample_poly(seg, self.up, self.down)
+        y = self._resample_poly(seg, self.up, self.down)
         skip = self.margin * self.up // self.down
         out = y[skip : skip + (stop - self._done) * self.up // self.down]
         self._done = stop

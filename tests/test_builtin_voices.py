@@ -96,10 +96,38 @@ def test_live_change_is_smooth_and_returns_to_transparent():
     np.testing.assert_array_equal(y[tail], x[tail.start - lat : len(y) - lat])
 
 
-def test_silence_and_loud_input_stay_bounded():
+def test_silence_loud_and_broken_input_stay_bounded():
     voice = create_voice("giant", hop=256)
     state = voice.init_state()
-    for block in (np.zeros(256, np.float32), np.ones(256, np.float32), -np.ones(256, np.float32)):
+    broken = np.full(256, np.nan, np.float32)
+    broken[::3] = np.inf
+    blocks = (np.zeros(256, np.float32), np.ones(256, np.float32), -np.ones(256, np.float32), broken)
+    for block in blocks:
         for _ in range(20):
             y, state = voice.step(block, state)
             assert np.all(np.isfinite(y)) and np.max(np.abs(y)) < 4.0
+
+
+def test_robot_is_monotone_and_follows_the_pitch_offset():
+    import librosa
+
+    sr = 48000
+    x = harmonic(sr, 1.5, f0=150.0)  # input glides ±0.2 octave
+    for pitch, target in ((0.0, 110.0), (12.0, 220.0)):
+        voice = create_voice("robot", sr, 256)
+        voice.set_params(VoiceParams(pitch=pitch))
+        y = _stream(voice, x, 256)[sr // 4 :]
+        f0 = librosa.yin(y.astype(np.float64), fmin=60, fmax=600, sr=sr, frame_length=4096)
+        cents = 1200 * np.log2(f0[2:-2] / target)
+        assert np.percentile(np.abs(cents), 90) < 15, (pitch, np.percentile(np.abs(cents), 90))
+
+
+def test_radio_is_band_limited():
+    sr = 48000
+    x = np.random.default_rng(1).standard_normal(sr).astype(np.float32) * 0.1
+    y = _stream(create_voice("radio", sr, 256), x, 256)
+    spec = np.abs(np.fft.rfft(y[4800:])) ** 2
+    freqs = np.fft.rfftfreq(len(y) - 4800, 1 / sr)
+    band = spec[(freqs > 500) & (freqs < 3000)].mean()
+    assert spec[freqs < 100].mean() < 0.05 * band
+    assert spec[freqs > 8000].mean() < 0.05 * band

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from models.builtin import voice_names
@@ -80,6 +81,7 @@ def test_convert_refuses_to_overwrite_without_flag(tmp_path):
     assert not _leftovers(tmp_path)
 
 
+@pytest.mark.slow
 def test_convert_output_file_and_folder(tmp_path):
     src = tmp_path / "in.wav"
     sf.write(src, harmonic(48000, 0.3), 48000, subtype="FLOAT")

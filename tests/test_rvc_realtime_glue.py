@@ -117,3 +117,23 @@ def test_gate_zeroes_quiet_frames():
     assert np.all(out[: 4 * zc] == 0.5)
     assert np.all(out[9 * zc :] == 0) and np.all(out[6 * zc : 9 * zc] == np.float32(1e-5))
     assert gate(block, state, zc, threshold_db=-60) is block
+
+
+def test_short_blocks_keep_the_sola_crossfade_within_the_block():
+    g = BlockGeometry.of(40000, RealtimeConfig(block_time=0.02, crossfade_time=0.02, extra_time=0.1))
+    assert g.sola_buffer <= g.block == 800
+    assert g.output_length == g.sola_buffer + g.sola_search + g.block
+
+
+def test_live_pitch_falls_back_to_fcpe_without_rmvpe(tmp_path, caplog):
+    from models.rvc.inference import MissingModelError, _live_f0_factory, make_f0_factory
+
+    with pytest.raises(MissingModelError, match=r"rmvpe\.pt"):
+        make_f0_factory(tmp_path / "missing.pt")("rmvpe")
+    with caplog.at_level("WARNING"):
+        estimate = _live_f0_factory(tmp_path / "missing.pt", "cpu")("rmvpe")
+    assert "fcpe" in caplog.text
+    x = (0.5 * np.sin(2 * np.pi * 220 * np.arange(4800) / 16000)).astype(np.float32)
+    f0 = estimate(x)
+    assert f0.shape == (31,)
+    assert np.median(f0[5:-5]) == pytest.approx(220, rel=0.03)

@@ -244,10 +244,10 @@ class TrainConfig:
         "Pretrained discriminator matching the generator (e.g. f0D40k.pth).", default=None
     )
     content_encoder: str | None = _why(
-        "HuBERT/ContentVec checkpoint (hubert_base.pt) for content features.", default=None
+        "HuBERT/ContentVec file hubert_base.pt (default: the installed shared model file).", default=None
     )
     pitch_model: str | None = _why(
-        "Model file of the pitch tracker (rmvpe.pt), unless it needs none.", default=None
+        "rmvpe.pt for the rmvpe tracker (default: the installed shared model file).", default=None
     )
     heldout: int = _why("Slices kept out of training to detect overtraining.", default=4)
     log_every: int = _why("Report losses every N steps.", default=10)

@@ -1,7 +1,7 @@
 """LLVC distillation: a causal ~15 ms LLVC student learns to imitate the user's RVC voice.
 
 1. Parallel data: every slice of a speech corpus (16 kHz) is converted by the teacher, any callable
-   ``wav16k [N] -> wav16k [N]`` (by default the RVC voice with its content and pitch extractors);
+   ``wav16k [N] -> wav16k [N]`` (by default the reference RVC pipeline with the user's voice);
    results are cached by content key, so a rerun converts only new files.
 2. Training: random aligned segments; the student (``models.llvc`` net) is trained with
    multi-resolution mel L1 plus the multi-period discriminator's adversarial and feature-matching
@@ -100,8 +100,18 @@ class DistillConfig:
 
 
 def write_distill_job(cfg: DistillConfig) -> Path:
+    """Resolves the shared model files, checks the inputs and writes ``job.json``."""
+    from models.files import HUBERT, RMVPE, require
     from training.launch import write_job
 
+    if not Path(cfg.teacher).is_file():
+        raise ConfigError(f"the teacher voice {cfg.teacher} does not exist")
+    if not Path(cfg.corpus).is_dir():
+        raise ConfigError(f"the corpus folder {cfg.corpus} does not exist")
+    changes: dict[str, Any] = {"content_encoder": str(require(HUBERT, cfg.content_encoder))}
+    if cfg.f0_method == "rmvpe":
+        changes["pitch_model"] = str(require(RMVPE, cfg.pitch_model))
+    cfg = dataclasses.replace(cfg, **changes)
     return write_job(cfg.exp_dir, cfg.to_dict(), ("preset",))
 
 
@@ -127,35 +137,19 @@ def config_json(cfg: Any) -> dict[str, Any]:
 
 
 def rvc_teacher(cfg: DistillConfig, device: torch.device) -> Teacher:
-    """The RVC voice as a teacher: content + pitch features -> synthesizer -> back to 16 kHz."""
-    from models.rvc import load_voice
-    from training.features import coarse_pitch, make_content_fn, make_f0_fn
+    """The RVC voice as a teacher: the reference offline pipeline (``models.rvc.inference``),
+    with the voice's index when given, back to 16 kHz and to the input's length."""
+    from models.rvc.inference import open_pipeline
 
-    voice: Any = load_voice(cfg.teacher)
-    net = voice.synthesizer.to(device).eval()
-    version = str(getattr(voice, "version", None) or net.config.version)
     if cfg.content_encoder is None:
         raise VoxshiftError("the teacher needs --content-encoder hubert_base.pt")
-    content_fn = make_content_fn(cfg.content_encoder, version, device)
-    f0_fn = make_f0_fn(cfg.f0_method, cfg.pitch_model, device) if net.config.f0 else None
-    rate = int(net.config.sample_rate)
+    pipe = open_pipeline(
+        cfg.teacher, cfg.content_encoder, cfg.pitch_model, cfg.index, cfg.f0_method, device=str(device)
+    )
 
     def convert(wav16k: np.ndarray) -> np.ndarray:
-        phone = np.repeat(content_fn(wav16k), 2, axis=0)
-        n = min(len(phone), len(wav16k) // 160)
-        args: list[Any] = [torch.from_numpy(phone[None, :n]).to(device), torch.tensor([n], device=device)]
-        if f0_fn is not None:
-            f0 = f0_fn(wav16k)[:n]
-            f0 = np.pad(f0, (0, n - len(f0)))
-            args += [
-                torch.from_numpy(coarse_pitch(f0)[None].astype(np.int64)).to(device),
-                torch.from_numpy(f0[None].astype(np.float32)).to(device),
-            ]
-        else:
-            args += [None, None]
-        with torch.inference_mode():
-            audio = net.infer(*args, torch.zeros(1, dtype=torch.long, device=device))[0]
-        y = resample(audio[0, 0].float().cpu().numpy(), rate, SR)
+        y, rate = pipe.convert_array(wav16k, SR)
+        y = resample(np.asarray(y, dtype=np.float32), rate, SR)
         return np.pad(y, (0, max(0, len(wav16k) - len(y))))[: len(wav16k)]
 
     return convert

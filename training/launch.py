@@ -78,30 +78,29 @@ def write_job(exp_dir: Path, settings: dict[str, Any], arch_fields: tuple[str, .
     return path
 
 
-def check_inputs(cfg: TrainConfig) -> None:
-    """Fails fast, before any process starts, on missing folders and model files."""
+def resolve_inputs(cfg: TrainConfig) -> TrainConfig:
+    """Fails fast, before any process starts, on a missing data folder or model file.
+
+    The content encoder and the RMVPE model default to the shared model files
+    (``models.files``: ``$VOXSHIFT_HUBERT`` / ``$VOXSHIFT_RMVPE`` or the models folder).
+    """
+    from models.files import HUBERT, RMVPE, require
+
     if not Path(cfg.data_dir).is_dir():
         raise ConfigError(f"the data folder {cfg.data_dir} does not exist")
-    if cfg.content_encoder is None:
-        raise ConfigError("training needs a content encoder: give --content-encoder hubert_base.pt")
-    if cfg.f0 and cfg.f0_method == "rmvpe" and cfg.pitch_model is None:
-        raise ConfigError(
-            "the rmvpe pitch method needs --pitch-model rmvpe.pt (or pick --f0-method fcpe or dsp)"
-        )
-    files = {
-        "content encoder": cfg.content_encoder,
-        "pitch model": cfg.pitch_model,
-        "pretrained generator": cfg.pretrained_g,
-        "pretrained discriminator": cfg.pretrained_d,
-    }
+    changes: dict[str, Any] = {"content_encoder": str(require(HUBERT, cfg.content_encoder))}
+    if cfg.f0 and cfg.f0_method == "rmvpe":
+        changes["pitch_model"] = str(require(RMVPE, cfg.pitch_model))
+    files = {"pretrained generator": cfg.pretrained_g, "pretrained discriminator": cfg.pretrained_d}
     for what, path in files.items():
         if path is not None and not Path(path).is_file():
             raise ConfigError(f"the {what} file {path} does not exist")
+    return dataclasses.replace(cfg, **changes)
 
 
 def write_train_job(cfg: TrainConfig) -> Path:
-    """Checks the inputs and writes ``job.json`` (see :func:`write_job`)."""
-    check_inputs(cfg)
+    """Resolves and checks the inputs, then writes ``job.json`` (see :func:`write_job`)."""
+    cfg = resolve_inputs(cfg)
     return write_job(cfg.exp_dir, cfg.to_dict(), TrainConfig.ARCH_FIELDS)
 
 
@@ -152,7 +151,3 @@ def run_job(
 
 def _lines(stream: Any) -> Iterator[str]:
     yield from iter(stream.readline, "")
-
-
-def config_with(cfg: Any, **changes: Any) -> Any:
-    return dataclasses.replace(cfg, **changes)

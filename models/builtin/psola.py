@@ -17,7 +17,7 @@ Latency
 Grains are at most ``2 * max_half`` long and marks move by at most ``search_max``; with the
 "latest mark at or before" rule the output up to ``now - latency`` is final, where
 ``latency = 2 * (H + D) + 4`` samples (``H``, ``D``: ``max_half`` and ``search_max`` in samples).
-With the defaults that is 22 ms at any sample rate. Everything is hop-size independent: the same
+With the defaults that is 24 ms at any sample rate. Everything is hop-size independent: the same
 input gives the same output whatever the hop.
 """
 
@@ -35,14 +35,16 @@ from models.builtin.yin import YinConfig, YinDetector
 class ShifterConfig:
     """Tunables of the PSOLA shifter (seconds unless noted)."""
 
-    max_half: float = 0.0095
-    """Longest grain half-length. Periods longer than this (f0 < ~105 Hz) get shorter grains."""
+    max_half: float = 0.0105
+    """Longest grain half-length. Periods longer than this (f0 < ~95 Hz) get shorter grains."""
     search: float = 0.12
     """Mark alignment search radius as a share of the period."""
     search_max: float = 0.0015
     """Cap of the alignment search radius."""
     unvoiced_step: float = 0.004
     """Mark spacing (and grain half-length) on unvoiced audio."""
+    estimate_step: float = 0.0025
+    """Pitch is estimated this often (on a fixed grid)."""
     max_ratio: float = 4.0
     """Pitch ratios are clamped to [1/max_ratio, max_ratio] (±24 semitones)."""
     yin: YinConfig = field(default_factory=YinConfig)
@@ -135,6 +137,44 @@ class _Mark:
     voiced: bool
 
 
+class _PitchTrack:
+    """Recent detector estimates on a fixed grid: ``(centre time, period or 0 if unvoiced)``."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.centres = np.full(size, -1e18)
+        self.periods = np.zeros(size)
+        self.stops = np.zeros(size, dtype=np.int64)
+        self.count = 0
+
+    def add(self, centre: float, period: float, stop: int) -> None:
+        i = self.count % self.centres.shape[0]
+        self.centres[i] = centre
+        self.periods[i] = period
+        self.stops[i] = stop
+        self.count += 1
+
+    def at(self, time: float, horizon: int) -> float:
+        """Period at ``time`` from the estimates whose segments end by ``horizon`` (so the answer
+        does not depend on how far the stream happens to have run): linear between the two
+        estimates around ``time`` when both are voiced, else the nearest (0.0 if unvoiced)."""
+        valid = self.stops <= horizon
+        dist = self.centres - time
+        far = np.where(valid, np.abs(dist), np.inf)
+        nearest = int(np.argmin(far))
+        if not math.isfinite(far[nearest]):
+            return 0.0
+        p0 = float(self.periods[nearest])
+        opposite = valid & (dist * math.copysign(1.0, dist[nearest]) < 0)
+        if dist[nearest] == 0 or p0 <= 0 or not opposite.any():
+            return p0
+        other = int(np.argmin(np.where(opposite, np.abs(dist), np.inf)))
+        p1 = float(self.periods[other])
+        if p1 <= 0:
+            return p0
+        d0, d1 = far[nearest], abs(dist[other])
+        return (p0 * d1 + p1 * d0) / (d0 + d1)
+
+
 @dataclass
 class ShifterState:
     """Streaming state of one :class:`PsolaShifter` (owned by one caller)."""
@@ -146,6 +186,9 @@ class ShifterState:
     """Where the next analysis mark is looked for (absolute input index)."""
     next_synth: float
     """Absolute position of the next synthesis mark."""
+    track: _PitchTrack
+    next_estimate: int
+    """Absolute end of the next detector segment (on a fixed grid, so hop size does not matter)."""
 
 
 class PsolaShifter:
@@ -160,6 +203,7 @@ class PsolaShifter:
         self.max_half = math.ceil(cfg.max_half * sample_rate)
         self.search_max = math.ceil(cfg.search_max * sample_rate)
         self.unvoiced_step = max(2, round(cfg.unvoiced_step * sample_rate))
+        self.estimate_step = max(1, round(cfg.estimate_step * sample_rate))
         self.lookahead = self.max_half + self.search_max + 4
         """Input needed beyond an analysis candidate before the mark can be placed."""
         self.latency = 2 * (self.max_half + self.search_max) + 4
@@ -177,6 +221,8 @@ class PsolaShifter:
             marks=[_Mark(-self.latency, float(self.unvoiced_step), False)],
             next_candidate=self.unvoiced_step - self.latency,
             next_synth=float(self.unvoiced_step - self.latency),
+            track=_PitchTrack(),
+            next_estimate=self.estimate_step,
         )
 
     def process(
@@ -197,22 +243,32 @@ class PsolaShifter:
         ratio = min(max(ratio, 1.0 / lim), lim)
         beta = min(max(beta, 1.0 / lim), lim)
         state.history.append(x)
+        self._track_pitch(state)
         self._place_marks(state)
         self._synthesise(state, ratio, beta, monotone, state.history.end - self.latency)
         state.output.emit(out)
 
     # -- analysis -------------------------------------------------------------------------------
+    def _track_pitch(self, state: ShifterState) -> None:
+        """Run the detector on every grid segment that is now complete."""
+        det, hist = self.detector, state.history
+        while state.next_estimate <= hist.end:
+            stop = state.next_estimate
+            period, _ = det.estimate(hist.view(stop - det.length, stop))
+            # YIN compares x[j] with x[j + period] over `window` samples from the segment start.
+            centre = stop - det.length + 0.5 * (det.window + (period or det.tau_max))
+            state.track.add(centre, period, stop)
+            state.next_estimate += self.estimate_step
+
     def _place_marks(self, state: ShifterState) -> None:
         """Add every analysis mark whose search region and grain are fully available."""
         hist = state.history
         while state.next_candidate + self.lookahead <= hist.end:
             cand = state.next_candidate
             prev = state.marks[-1]
-            stop = cand + self.lookahead
-            period, _ = self.detector.estimate(hist.view(stop - self.detector.length, stop))
+            period = state.track.at(cand, cand + self.lookahead)
             if period > 0:
-                radius = min(round(self.config.search * prev.period), self.search_max) if prev.voiced else 0
-                t = self._align(hist, cand, radius, period)
+                t = self._align(hist, prev, cand, period)
                 mark = _Mark(t, period, True)
             else:
                 mark = _Mark(cand, float(self.unvoiced_step), False)
@@ -221,15 +277,32 @@ class PsolaShifter:
             if len(state.marks) > 64:
                 del state.marks[:32]
 
-    def _align(self, hist: _History, cand: int, radius: int, period: float) -> int:
-        """The position within ``cand ± radius`` with the most short-time energy."""
+    def _radius(self, prev: _Mark) -> int:
+        """How far the mark after ``prev`` may move from its candidate position."""
+        if not prev.voiced:
+            return self.search_max
+        return min(round(self.config.search * prev.period), self.search_max)
+
+    def _align(self, hist: _History, prev: _Mark, cand: int, period: float) -> int:
+        """Place a voiced mark near ``cand``: one period on from a voiced ``prev`` by waveform
+        similarity (so grains line up), or on the local energy peak at a voicing onset."""
+        radius = self._radius(prev)
         if radius <= 0:
             return cand
-        q = max(1, round(period / 8))
-        seg = hist.view(cand - radius - q, cand + radius + q + 1)
-        energy = np.cumsum(seg * seg)
-        window_sum = energy[2 * q :] - np.concatenate(([0.0], energy[: -2 * q - 1]))
-        return cand - radius + int(np.argmax(window_sum))
+        if not prev.voiced:
+            q = max(1, round(period / 8))
+            seg = hist.view(cand - radius - q, cand + radius + q + 1)
+            energy = np.cumsum(seg * seg)
+            window_sum = energy[2 * q :] - np.concatenate(([0.0], energy[: -2 * q - 1]))
+            return cand - radius + int(np.argmax(window_sum))
+        w = max(2, min(round(period / 2), self.max_half))
+        ref = hist.view(prev.t - w, prev.t + w)
+        seg = hist.view(cand - radius - w, cand + radius + w)
+        corr = np.correlate(seg, ref, mode="valid")
+        energy = np.cumsum(np.concatenate(([0.0], seg * seg)))
+        local = energy[2 * w :] - energy[: -2 * w]
+        score = corr / np.sqrt(np.maximum(local, 1e-12))
+        return cand - radius + int(np.argmax(score))
 
     # -- synthesis ------------------------------------------------------------------------------
     def _synthesise(
@@ -239,13 +312,15 @@ class PsolaShifter:
         marks = state.marks
         last = marks[-1]
         # No later mark can start before last.t + period - radius.
-        radius = min(round(self.config.search * last.period), self.search_max) if last.voiced else 0
-        safe = last.t + max(1, round(last.period)) - radius
-        while state.next_synth < safe:
+        safe = last.t + max(1, round(last.period)) - self._radius(last)
+        # Place marks only when needed, so the pitch estimate near them is as fresh as possible.
+        needed = final + self.max_half
+        while state.next_synth < safe and state.next_synth <= needed:
             s = state.next_synth
             src = self._source(marks, s)
             if src.voiced:
-                spacing = monotone if monotone > 0 else src.period / ratio
+                period = state.track.at(s, math.floor(s) + self.latency - self.max_half) or src.period
+                spacing = monotone if monotone > 0 else period / ratio
                 h_in = min(src.period, self.max_half, self.max_half * beta)
             else:
                 spacing = float(self.unvoiced_step)

@@ -76,6 +76,8 @@ class BuiltinVoice(Voice):
         n = x.shape[0]
         if n > self.hop:
             raise ValueError(f"step got {n} samples, more than the hop of {self.hop}")
+        if not np.isfinite(x).all():  # a broken input block must not poison the state
+            x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
         ratio, beta, monotone = self.settings()
         wet = state.wet[:n]
         self.shifter.process(x, state.shifter, ratio, beta, wet, monotone)

@@ -109,18 +109,21 @@ def load_content_encoder(
     obj = safe_load(path, allow_foreign=FOREIGN_CLASSES, mmap=True)
     try:
         state, model_cfg = split_container(obj, name)
-    except ModelFormatError:
-        raise _kind_error(path, "hubert") from None
+    except ModelFormatError as err:
+        raise _kind_error(path, "hubert", err) from None
     net = build_hubert(state, model_cfg, name)
     return ContentEncoder(net, device=device, half=half)
 
 
-def _kind_error(path: str | Path, expected: str) -> ModelFormatError:
-    """The clearest one-line error for a file that is not of the ``expected`` kind."""
+def _kind_error(path: str | Path, expected: str, err: ModelFormatError) -> ModelFormatError:
+    """The clearest one-line error for a file that is not of the ``expected`` kind: what the file
+    is (from :func:`detect`) if that is something else, otherwise ``err`` itself."""
     try:
         found = detect(path)
-    except ModelFormatError as err:
-        return ModelFormatError(f"{err}, expected {KIND_DESCRIPTIONS[expected]}")
+    except ModelFormatError as other:
+        return ModelFormatError(f"{other}, expected {KIND_DESCRIPTIONS[expected]}")
+    if found.kind == expected:
+        return err
     return ModelFormatError(
         f"{Path(path).name} is {found.description}, expected {KIND_DESCRIPTIONS[expected]}"
     )
@@ -137,8 +140,11 @@ def split_container(obj: Any, name: str) -> tuple[dict[str, torch.Tensor], Mappi
     if "model" in obj and isinstance(obj["model"], Mapping):
         state = obj["model"]
         cfg = obj.get("cfg")
+        args_state = getattr(obj.get("args"), "state", None)  # legacy argparse.Namespace (a stub)
         if isinstance(cfg, Mapping) and isinstance(cfg.get("model"), Mapping):
             model_cfg = cfg["model"]
+        elif isinstance(args_state, Mapping):
+            model_cfg = {"_name": args_state.get("arch", "hubert"), **args_state}
     elif "weight" in obj and "config" in obj:
         raise ModelFormatError(f"{name} is an RVC voice file, not a HuBERT/ContentVec content encoder")
     tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
@@ -154,7 +160,7 @@ def split_container(obj: Any, name: str) -> tuple[dict[str, torch.Tensor], Mappi
             f"{name} is not a HuBERT/ContentVec checkpoint: no feature_extractor/encoder tensors "
             f"(found e.g. {', '.join(sorted(tensors)[:3])})"
         )
-    if model_cfg.get("_name") not in (None, "hubert"):
+    if not str(model_cfg.get("_name") or "hubert").startswith(("hubert", "contentvec")):
         raise ModelFormatError(f"{name} is a fairseq {model_cfg.get('_name')!r} model, expected 'hubert'")
     return tensors, model_cfg
 

@@ -106,3 +106,24 @@ def write_hubert_checkpoint(
 def write_rule_hubert(path: str | Path, manifest_path: str | Path) -> Path:
     """Convenience: the rule-weight ``hubert_base.pt`` described by ``manifest_hubert_base.json``."""
     return write_hubert_checkpoint(path, load_manifest(manifest_path))
+
+
+def write_tiny_hubert(path: str | Path, manifest_path: str | Path, layers: int = 9, seed: int = 0) -> Path:
+    """A HuBERT-base-format file with narrow layers (fast tests; ``final_proj`` to 256 as RVC v1).
+
+    Random weights from ``seed``; the container is the real fairseq layout of ``manifest_path``.
+    """
+    from models.content import Hubert, HubertConfig
+
+    torch.manual_seed(seed)
+    cfg = HubertConfig(embed_dim=32, ffn_dim=64, heads=2, layers=layers, conv_pos=16, conv_pos_groups=16)
+    net = Hubert(cfg)
+    manifest = load_manifest(manifest_path)
+    manifest["container"]["synthetic_cfg_used_for_golden"]["model"]["encoder_attention_heads"] = cfg.heads
+    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    # fairseq stores the positional conv with weight norm over dim 2
+    w = state.pop("encoder.pos_conv.weight")
+    state["encoder.pos_conv.0.weight_v"] = w
+    state["encoder.pos_conv.0.weight_g"] = w.norm(dim=(0, 1), keepdim=True)
+    state["encoder.pos_conv.0.bias"] = state.pop("encoder.pos_conv.bias")
+    return write_hubert_checkpoint(path, manifest, state)

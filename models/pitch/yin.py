@@ -33,26 +33,40 @@ class YinConfig:
             raise ValueError("window must be >= 8 samples and hop >= 1")
 
 
-def _frames(x: np.ndarray, length: int, hop: int, n_frames: int) -> np.ndarray:
-    """``[n_frames, length]`` views of ``x`` zero-padded so frame j starts at ``j*hop - length//2``."""
-    pad = length // 2
-    padded = np.pad(x, (pad, pad + length))
-    idx = np.arange(n_frames)[:, None] * hop + np.arange(length)[None, :]
+def _frames(padded: np.ndarray, length: int, hop: int, first: int, count: int) -> np.ndarray:
+    """``[count, length]`` copies of frames ``first..first+count`` (frame j starts at ``j*hop``)."""
+    idx = (first + np.arange(count))[:, None] * hop + np.arange(length)[None, :]
     return padded[idx]
+
+
+BLOCK_FRAMES = 1024
+"""Frames analysed at once: bounds memory (~30 MB) for inputs of any length."""
 
 
 def yin(x: np.ndarray, cfg: YinConfig = YinConfig()) -> np.ndarray:
     """``[N]`` audio -> ``[1 + N // hop]`` float64 f0 in Hz (0 = unvoiced)."""
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     n_frames = 1 + len(x) // cfg.hop
-    tau_min = max(2, int(np.floor(cfg.sample_rate / cfg.f0_max)))
     tau_max = int(np.ceil(cfg.sample_rate / cfg.f0_min)) + 1
-    w = cfg.window
-    frames = _frames(x, w + tau_max, cfg.hop, n_frames)  # [F, W + tau_max]
+    length = cfg.window + tau_max
+    # zero padding so that frame j is centred on sample j*hop
+    padded = np.pad(x, (length // 2, length // 2 + length))
+    f0 = np.zeros(n_frames)
+    for first in range(0, n_frames, BLOCK_FRAMES):
+        count = min(BLOCK_FRAMES, n_frames - first)
+        f0[first : first + count] = _yin_frames(_frames(padded, length, cfg.hop, first, count), cfg, tau_max)
+    f0[(f0 < cfg.f0_min) | (f0 > cfg.f0_max)] = 0.0
+    return f0
+
+
+def _yin_frames(frames: np.ndarray, cfg: YinConfig, tau_max: int) -> np.ndarray:
+    """``[F, window + tau_max]`` frames -> ``[F]`` f0 (0 where no period is found)."""
+    n, w = len(frames), cfg.window
+    tau_min = max(2, int(np.floor(cfg.sample_rate / cfg.f0_max)))
     nfft = 1 << int(np.ceil(np.log2(2 * w + tau_max)))
     spec = np.fft.rfft(frames, nfft) * np.conj(np.fft.rfft(frames[:, :w], nfft))
     acf = np.fft.irfft(spec, nfft)[:, : tau_max + 1]  # sum_j<w x[j] x[j+tau]
-    csum = np.concatenate([np.zeros((n_frames, 1)), np.cumsum(frames**2, axis=1)], axis=1)
+    csum = np.concatenate([np.zeros((n, 1)), np.cumsum(frames**2, axis=1)], axis=1)
     taus = np.arange(tau_max + 1)
     energy_lag = csum[:, taus + w] - csum[:, taus]  # sum_j<w x[j+tau]^2
     diff = np.maximum(energy_lag[:, :1] + energy_lag - 2 * acf, 0.0)
@@ -60,14 +74,12 @@ def yin(x: np.ndarray, cfg: YinConfig = YinConfig()) -> np.ndarray:
     cmnd = np.ones_like(diff)
     with np.errstate(divide="ignore", invalid="ignore"):
         cmnd[:, 1:] = np.where(cum > 0, diff[:, 1:] * taus[1:] / cum, 1.0)
-    f0 = np.zeros(n_frames)
-    rms = np.sqrt(energy_lag[:, 0] / w)
-    loud = rms > 10 ** (cfg.silence_db / 20)
+    f0 = np.zeros(n)
+    loud = np.sqrt(energy_lag[:, 0] / w) > 10 ** (cfg.silence_db / 20)
     for j in np.flatnonzero(loud):
         tau = _first_dip(cmnd[j], tau_min, tau_max, cfg.threshold)
         if tau:
             f0[j] = cfg.sample_rate / _parabolic(diff[j], tau)
-    f0[(f0 < cfg.f0_min) | (f0 > cfg.f0_max)] = 0.0
     return f0
 
 

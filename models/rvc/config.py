@@ -110,10 +110,30 @@ def _problems(c: RvcConfig) -> list[str]:
         out.append(f"hidden_channels {c.hidden_channels} not divisible by n_heads {c.n_heads}")
     if c.inter_channels % 2:
         out.append("inter_channels must be even (the flow splits it in halves)")
+    sizes = [*c.resblock_kernel_sizes, *(d for ds in c.resblock_dilation_sizes for d in ds)]
+    if any(v < 1 for v in sizes):
+        out.append("resblock kernel sizes and dilations must be positive")
+    out += [f"{name}={getattr(c, name)} is implausibly large (limit {limit})"
+            for name, limit in _LIMITS.items() if getattr(c, name) > limit]  # fmt: skip
+    if (
+        max(sizes, default=0) > 64
+        or max(c.upsample_kernel_sizes, default=0) > 256
+        or len(c.upsample_rates) > 8
+    ):
+        out.append("implausibly large kernels or too many upsampling stages")
     positive = ("spec_channels", "inter_channels", "hidden_channels", "filter_channels", "n_layers",
                 "kernel_size", "n_speakers", "gin_channels", "sample_rate")  # fmt: skip
     out += [f"{name} must be positive" for name in positive if getattr(c, name) < 1]
     return out
+
+
+# Bounds far above any real RVC model; they stop a crafted config from allocating gigabytes
+# before the weights are even compared.
+_LIMITS = {
+    "spec_channels": 8192, "inter_channels": 2048, "hidden_channels": 2048, "filter_channels": 16384,
+    "n_heads": 64, "n_layers": 64, "kernel_size": 63, "upsample_initial_channel": 8192,
+    "n_speakers": 100_000, "gin_channels": 4096, "sample_rate": 384_000, "flow_layers": 32,
+}  # fmt: skip
 
 
 # The community config lists (process_ckpt.py writes them verbatim); v2 40k reuses v1 40k.

@@ -68,6 +68,19 @@ def make_f0_factory(rmvpe_path: str | Path | None, device: str = "cpu") -> Calla
     return factory
 
 
+def _live_f0_factory(rmvpe_path: str | Path | None, device: str) -> Callable[[str], F0Estimator]:
+    """Like :func:`make_f0_factory`, but live audio never stops for a missing ``rmvpe.pt``: fcpe is used."""
+    inner = make_f0_factory(rmvpe_path, device)
+
+    def factory(method: str) -> F0Estimator:
+        if method == "rmvpe" and (rmvpe_path is None or not Path(rmvpe_path).is_file()):
+            log.warning("rmvpe.pt not found (%s): using the fcpe pitch tracker instead", rmvpe_path)
+            method = "fcpe"
+        return inner(method)
+
+    return factory
+
+
 def _load_parts(voice_path: str | Path, hubert_path: str | Path, device: str) -> tuple[Any, Any]:
     from models.content import load_content_encoder
     from models.rvc import load_voice
@@ -111,7 +124,7 @@ def open_realtime_voice(
 ) -> RvcRealtimeVoice:
     """A streaming RVC voice at the model's rate (the engine resamples the device rate)."""
     model, content = _load_parts(voice_path, hubert_path, device)
-    factory = make_f0_factory(rmvpe_path, device) if model.f0 else None
+    factory = _live_f0_factory(rmvpe_path, device) if model.f0 else None
     index = load_index_or_none(index_path, dim=model.content_dim)
     core = RealtimeCore(model.synthesizer, model.sample_rate, model.version, content, factory, index, config)
     voice = RvcRealtimeVoice(core, name=model.name, details=model.details())

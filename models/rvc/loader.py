@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from models.checkpoint import ModelFile, inspect_file
+from models.checkpoint import ModelFile, inspect_file, strip_ddp_prefix
 from models.errors import ModelFormatError
 from models.rvc.config import RvcConfig, from_community, infer_config_from_state_dict
 from models.rvc.net import SynthesizerTrn
@@ -104,7 +104,8 @@ def _voice_file_parts(mf: ModelFile, obj: Mapping[str, Any]) -> tuple[RvcConfig,
 
 
 def _checkpoint_parts(mf: ModelFile, obj: Mapping[str, Any]) -> tuple[RvcConfig, Mapping[str, torch.Tensor]]:
-    sd = next(obj[k] for k in ("model", "state_dict", "net_g", "weight") if isinstance(obj.get(k), Mapping))
+    raw = next(obj[k] for k in ("model", "state_dict", "net_g", "weight") if isinstance(obj.get(k), Mapping))
+    sd = strip_ddp_prefix(raw)
     try:
         config = infer_config_from_state_dict(sd)
     except ModelFormatError as exc:

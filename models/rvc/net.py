@@ -521,8 +521,12 @@ class SynthesizerTrn(nn.Module):
         No-f0 models also accept the reference's ``infer(phone, lengths, sid, skip_head,
         return_length)`` positional order.
         """
-        if not self.f0 and sid is None and pitch is not None and pitch.ndim <= 1:
-            pitch, pitchf, sid, skip_head, return_length = None, None, pitch, pitchf, skip_head
+        if not self.f0 and pitch is not None and torch.as_tensor(pitch).ndim <= 1:
+            # the reference no-f0 order: infer(phone, lengths, sid, skip_head, return_length)
+            ref_sid, ref_skip, ref_len = pitch, pitchf, sid
+            pitch, pitchf, sid = None, None, ref_sid
+            skip_head = ref_skip if ref_skip is not None else skip_head
+            return_length = ref_len if ref_len is not None else return_length
         nz = self.noise if noise is None else noise
         phone = phone.to(self.enc_p.emb_phone.weight.dtype)
         g = self._speaker(sid, phone.shape[0], phone.device)

@@ -77,12 +77,13 @@ class BlockGeometry:
     def of(cls, sample_rate: int, cfg: RealtimeConfig) -> BlockGeometry:
         zc = sample_rate // 100
         crossfade = round(cfg.crossfade_time * 100) * zc
+        block = round(cfg.block_time * 100) * zc
         return cls(
             sample_rate=sample_rate,
             zc=zc,
-            block=round(cfg.block_time * 100) * zc,
+            block=block,
             crossfade_frame=crossfade,
-            sola_buffer=min(crossfade, 4 * zc),
+            sola_buffer=min(crossfade, 4 * zc, block),
             sola_search=zc,
             extra=round(cfg.extra_time * 100) * zc,
         )
@@ -354,8 +355,8 @@ class RvcRealtimeVoice(Voice):
         g = self.core.geometry
         block = gate(np.asarray(x, dtype=np.float32), state, g.zc, self.core.config.gate_db)
         out = self.core.process(block, state, params)
-        y = state.sola.process(out)
-        return np.asarray(y, dtype=np.float32), state
+        y = state.sola.process(out)  # a buffer SOLA reuses: hand out a copy
+        return np.array(y, dtype=np.float32), state
 
     def set_params(self, params: VoiceParams) -> None:
         self._params = params

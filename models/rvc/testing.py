@@ -28,6 +28,16 @@ from models.testing import rule_weights
 _DTYPE_NAMES = {torch.float16: "float16", torch.float32: "float32"}
 
 
+def tiny_config(version: str = "v1", f0: bool = True, n_speakers: int = 3) -> RvcConfig:
+    """A structurally complete but tiny synthesizer (32 kHz, hop 320) for fast tests."""
+    return RvcConfig(
+        version=version, f0=f0, spec_channels=33, segment_size=8, inter_channels=16, hidden_channels=16,
+        filter_channels=32, n_heads=2, n_layers=2, upsample_rates=(10, 4, 2, 2, 2),
+        upsample_kernel_sizes=(16, 16, 4, 4, 4), upsample_initial_channel=64, n_speakers=n_speakers,
+        gin_channels=8, sample_rate=32000,
+    )  # fmt: skip
+
+
 def config_from_manifest(manifest: Mapping[str, Any]) -> RvcConfig:
     """The variant of a reference manifest (``variant`` like ``rvc_v2_nof0_48k``)."""
     _, version, f0, _ = str(manifest["variant"]).split("_")

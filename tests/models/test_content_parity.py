@@ -175,3 +175,18 @@ def test_wrong_or_broken_files_get_one_line_errors(tmp_path, weights, manifest):
     truncated.write_bytes(path.read_bytes()[:100_000])
     with pytest.raises(ModelFormatError):
         load_content_encoder(truncated)
+
+
+def test_legacy_args_namespace_and_other_fairseq_models(tmp_path, weights, manifest, golden):
+    from models.content.loader import build_hubert, split_container
+
+    small = {k: v for k, v in weights.items() if not k.startswith("encoder.layers.") or ".layers.0." in k}
+
+    class Args:  # what safe_load returns for a pickled argparse.Namespace
+        def __init__(self) -> None:
+            self.state = {"arch": "hubert", "encoder_attention_heads": 12, "layer_norm_first": False}
+
+    state, cfg = split_container({"args": Args(), "cfg": None, "model": small}, "legacy.pt")
+    assert cfg["_name"] == "hubert" and build_hubert(state, cfg, "legacy.pt").cfg.layers == 1
+    with pytest.raises(ModelFormatError, match="wav2vec2"):
+        split_container({"cfg": {"model": {"_name": "wav2vec2"}}, "model": small}, "w2v.pt")

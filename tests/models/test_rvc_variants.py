@@ -4,7 +4,6 @@ broken, mismatching and unsafe voice files fail with one clear line."""
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from models.checkpoint import detect
 from models.errors import ModelFormatError
 from models.rvc import ZERO_NOISE, RvcConfig, SynthesizerTrn, from_community, load_voice, variant
 from models.rvc.config import infer_config_from_state_dict
-from models.rvc.testing import voice_container, write_voice_file
+from models.rvc.testing import tiny_config, voice_container, write_voice_file
 from models.rvc.weights import community_state_dict, rename_weight_norm
 
 # (version, rate, f0, speakers); the 40k variants are covered by the golden parity tests.
@@ -65,11 +64,17 @@ def test_variant_builds_loads_and_runs(
         x = _inputs(cfg, 30)  # the realtime call: decode 2 frames after 28 (flow keeps 24 of context)
         tail, mask, (z, _, m_p, _) = syn.infer(**x, sid=torch.tensor([0]), skip_head=28, return_length=2)
         assert tail.shape == (1, 1, 2 * cfg.hop) and z.shape == (1, 192, 2) and m_p.shape == (1, 192, 26)
+        if not f0:  # the reference's no-f0 positional order: (phone, lengths, sid, skip_head, return_length)
+            sid, skip, length = torch.tensor([0]), torch.tensor([28]), torch.tensor([2])
+            ref = syn.infer(x["phone"], x["phone_lengths"], sid, skip, length, noise=ZERO_NOISE)[0]
+            ours = syn.infer(
+                x["phone"], x["phone_lengths"], sid=0, skip_head=28, return_length=2, noise=ZERO_NOISE
+            )[0]
+            assert ref.shape == (1, 1, 2 * cfg.hop) and torch.equal(ref, ours)
 
 
-@pytest.mark.slow
 def test_multi_speaker_and_batch(tmp_path: Path) -> None:
-    cfg = variant("v2", 48000, True, n_speakers=4)
+    cfg = tiny_config("v2", True, n_speakers=4)
     voice = load_voice(_random_voice(tmp_path / "multi.pth", cfg))
     x = _inputs(cfg, 10, batch=2)
     x["phone_lengths"] = torch.tensor([10, 7])
@@ -92,7 +97,7 @@ def test_multi_speaker_and_batch(tmp_path: Path) -> None:
 
 def test_noise_options() -> None:
     torch.manual_seed(0)
-    cfg = replace(variant("v1", 40000, True), n_speakers=1)
+    cfg = tiny_config(n_speakers=1)
     syn = SynthesizerTrn(cfg).eval()
     x = _inputs(cfg, 4)
     with torch.inference_mode():
@@ -115,6 +120,31 @@ def test_training_checkpoint_tells_32k_from_48k() -> None:
         without_enc_q = {k: v for k, v in sd.items() if not k.startswith("enc_q.")}
         with pytest.raises(ModelFormatError, match="several community variants fit"):
             infer_config_from_state_dict(without_enc_q)
+
+
+@pytest.mark.slow
+def test_ddp_training_checkpoint_with_parametrized_weight_norm(tmp_path: Path) -> None:
+    """What a training run saves: DDP ``module.`` prefix, new-style weight norm, fp32, enc_q."""
+    cfg = variant("v2", 32000, True, n_speakers=2)
+    net = SynthesizerTrn(cfg, with_posterior=True, weight_norm=True)
+    sd = {f"module.{k}": v for k, v in net.state_dict().items()}
+    path = _save(
+        tmp_path / "G_100.pth", {"model": sd, "iteration": 100, "optimizer": {}, "learning_rate": 1e-4}
+    )
+    found = detect(path)
+    assert (found.kind, found.sample_rate, found.weight_norm, found.n_speakers) == (
+        "rvc_training",
+        32000,
+        "new",
+        2,
+    )
+    voice = load_voice(path)
+    assert voice.config == cfg
+    with torch.no_grad():
+        torch.testing.assert_close(voice.synthesizer.dec.ups[0].weight, net.dec.ups[0].weight)
+        torch.testing.assert_close(
+            voice.synthesizer.flow.flows[2].enc.cond_layer.weight, net.flow.flows[2].enc.cond_layer.weight
+        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -160,6 +190,10 @@ def test_config_that_does_not_fit_the_weights(tmp_path: Path, v2_weights) -> Non
     obj["f0"] = 0
     with pytest.raises(ModelFormatError, match="says f0=0"):
         load_voice(_save(tmp_path / "c.pth", obj))
+    nan = dict(w)
+    nan["enc_p.proj.bias"] = torch.full_like(w["enc_p.proj.bias"], float("nan"))
+    with pytest.raises(ModelFormatError, match=r"damaged: non-finite values \(NaN/inf\) in enc_p\.proj\.b"):
+        load_voice(_save(tmp_path / "nan.pth", voice_container(cfg, nan)))
     obj = voice_container(cfg, w)
     obj["vocoder"] = "RefineGAN"
     with pytest.raises(ModelFormatError, match="uses the RefineGAN vocoder"):
@@ -175,8 +209,10 @@ def test_config_that_does_not_fit_the_weights(tmp_path: Path, v2_weights) -> Non
         (lambda c: [*c[:14], [16, 16, 4, 3], *c[15:]], "kernel 3 does not fit stride 2"),
         (lambda c: [*c[:9], "3", *c[10:]], "resblock must be '1' or '2'"),
         (lambda c: [*c[:5], 5, *c[6:]], "not divisible by n_heads"),
+        (lambda c: [*c[:4], 10**9, *c[5:]], "filter_channels=1000000000 is implausibly large"),
+        (lambda c: [*c[:10], [3, -7, 11], *c[11:]], "must be positive"),
     ],
-    ids=["short", "string", "lengths", "kernel", "resblock", "heads"],
+    ids=["short", "string", "lengths", "kernel", "resblock", "heads", "huge", "negative"],
 )
 def test_invalid_config_lists_are_rejected(mutate, pattern: str) -> None:  # type: ignore[no-untyped-def]
     good = variant("v2", 40000).to_community_list()
@@ -208,10 +244,9 @@ def test_wrong_kind_and_malicious_voice(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-@pytest.mark.slow
-def test_half_precision_runs(tmp_path: Path, v2_weights) -> None:  # type: ignore[no-untyped-def]
-    cfg, w = v2_weights
-    path = _save(tmp_path / "v.pth", voice_container(cfg, w))
+def test_half_precision_runs(tmp_path: Path) -> None:
+    cfg = tiny_config("v2")
+    path = _random_voice(tmp_path / "v.pth", cfg)
     full, half = load_voice(path), load_voice(path, half=True)
     assert half.dtype == torch.float16 and next(half.synthesizer.parameters()).dtype == torch.float16
     x = _inputs(cfg, 6)

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from tests.conftest import REFERENCE
 
@@ -48,20 +47,7 @@ def speech_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_hubert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A HuBERT-base-format file with narrow layers (9 blocks, final_proj to 256: RVC v1)."""
-    from models.content import Hubert, HubertConfig
-    from models.content.testing import write_hubert_checkpoint
-    from models.testing import load_manifest
+    from models.content.testing import write_tiny_hubert
 
-    torch.manual_seed(0)
-    cfg = HubertConfig(embed_dim=32, ffn_dim=64, heads=2, layers=9, conv_pos=16, conv_pos_groups=16)
-    net = Hubert(cfg)
     path = tmp_path_factory.mktemp("hubert") / "hubert_tiny.pt"
-    manifest = load_manifest(REFERENCE / "manifest_hubert_base.json")
-    manifest["container"]["synthetic_cfg_used_for_golden"]["model"]["encoder_attention_heads"] = cfg.heads
-    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    # fairseq stores the positional conv with weight norm over dim 2
-    w = state.pop("encoder.pos_conv.weight")
-    state["encoder.pos_conv.0.weight_v"] = w
-    state["encoder.pos_conv.0.weight_g"] = w.norm(dim=(0, 1), keepdim=True)
-    state["encoder.pos_conv.0.bias"] = state.pop("encoder.pos_conv.bias")
-    return write_hubert_checkpoint(path, manifest, state)
+    return write_tiny_hubert(path, REFERENCE / "manifest_hubert_base.json")

@@ -144,15 +144,22 @@ def test_discriminator_layout_matches_reference_keys() -> None:
     assert torch.isfinite(sd["discriminators.0.conv_post.weight_g"]).all()
 
 
-def test_api_prepares_a_resumable_job_and_refuses_other_architecture(tmp_path: Path) -> None:
+def test_api_prepares_a_resumable_job_and_refuses_other_architecture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.errors import VoxshiftError
     from training import api
+
+    for var in ("VOXSHIFT_HUBERT", "VOXSHIFT_RMVPE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("VOXSHIFT_MODELS_DIR", str(tmp_path / "no-models"))
 
     enc = tmp_path / "hubert.pt"
     enc.write_bytes(b"x")
     base = {"name": "v", "data_dir": str(tmp_path), "out_dir": str(tmp_path / "runs"), "preset": "tiny"}
-    with pytest.raises(ConfigError, match="content encoder"):
+    with pytest.raises(VoxshiftError, match="content encoder"):
         api.prepare_job(api.TrainConfig(**base, f0_method="dsp"))
-    with pytest.raises(ConfigError, match="rmvpe"):
+    with pytest.raises(VoxshiftError, match="rmvpe"):
         api.prepare_job(api.TrainConfig(**base, content_encoder=str(enc)))
     settings = api.TrainConfig(**base, content_encoder=str(enc), f0_method="dsp")
     job = api.prepare_job(settings, api.LaunchConfig(nproc=2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from tests.conftest import ROOT
@@ -98,7 +100,6 @@ def test_two_ddp_steps_then_kill_and_resume(trained: dict, speech_dir: Path, tin
 @pytest.mark.slow
 def test_exported_voice_and_index_work(trained: dict, tiny_hubert: Path, speech_dir: Path) -> None:
     import faiss
-    import soundfile as sf
 
     from models.rvc import load_voice
     from training.features import make_content_fn
@@ -131,6 +132,22 @@ def test_exported_voice_and_index_work(trained: dict, tiny_hubert: Path, speech_
     dist, ids = index.search(query, 1)
     assert (ids >= 0).all() and np.isfinite(dist).all()
 
+    # the user-facing conversion: the reference pipeline with and without the index (same noise)
+    from models.rvc.inference import open_pipeline
+    from models.rvc.pipeline import PipelineConfig
+
+    outs = []
+    for idx in (None, index_path):
+        pipe = open_pipeline(
+            done.outputs["voice"], tiny_hubert, None, idx, "dsp", PipelineConfig(index_rate=1.0)
+        )
+        assert (pipe.index is not None) == (idx is not None)
+        torch.manual_seed(0)
+        y, rate = pipe.convert_array(wav, sr)
+        assert rate == 40000 and abs(len(y) - len(wav) * 2.5) < 800 and np.isfinite(y).all()
+        outs.append(y)
+    assert not np.allclose(outs[0], outs[1])  # retrieval changed the features
+
 
 def test_incompatible_pretrained_is_named_before_training(trained: dict, tmp_path: Path) -> None:
     from models.errors import ModelFormatError
@@ -159,14 +176,17 @@ def test_incompatible_pretrained_is_named_before_training(trained: dict, tmp_pat
 @pytest.mark.slow
 def test_llvc_distillation_two_steps_loads(trained: dict, speech_dir: Path, tiny_hubert: Path) -> None:
     from models.llvc import load_voice
-
     from training.distenv import DistEnv
     from training.distill import DistillConfig, run_distill
     from training.events import EventWriter
 
     done = next(e for e in trained["first"] if isinstance(e, Done))
+    corpus = Path(trained["out"]) / "corpus"
+    corpus.mkdir()
+    for name in ("s0.wav", "s2.wav"):
+        shutil.copy(speech_dir / name, corpus / name)
     cfg = DistillConfig(
-        name="student", teacher=done.outputs["voice"], corpus=str(speech_dir), out_dir=str(trained["out"]),
+        name="student", teacher=done.outputs["voice"], corpus=str(corpus), out_dir=str(trained["out"]),
         content_encoder=str(tiny_hubert), f0_method="dsp", preset="tiny", max_steps=2, batch_size=2,
         segment_seconds=0.5, device="cpu",
     )  # fmt: skip
@@ -183,7 +203,11 @@ def test_llvc_distillation_two_steps_loads(trained: dict, speech_dir: Path, tiny
     events = [e for e in map(parse_event, "".join(lines).splitlines()) if e is not None]
     assert [e.step for e in events if isinstance(e, Checkpoint)] == [2]
     teacher_out = sorted((Path(cfg.exp_dir) / "corpus" / "teacher").glob("*.wav"))
-    assert len(teacher_out) >= 4
+    assert len(teacher_out) >= 2
+    for path in teacher_out:  # the teacher really converted: same length as its source, not silent
+        y, sr = sf.read(str(path))
+        x, _ = sf.read(str(Path(cfg.exp_dir) / "corpus" / "gt" / path.name))
+        assert sr == 16000 and len(y) == len(x) and np.abs(y).max() > 0
     final = next(e for e in events if isinstance(e, Done))
     voice = load_voice(final.outputs["voice"], config=final.outputs["config"])
     state = voice.init_state()

@@ -1,0 +1,1 @@
+"""Reusable widgets of the main window (no audio, model or file logic)."""

@@ -1,0 +1,48 @@
+"""GUI fixtures: every window gets a temporary data folder and its own temporary QSettings file,
+so tests never read or write the user's settings, voices or log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from app import paths
+from app.controller import AppController
+from app.gui import create_app
+from app.main_window import MainWindow
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "data"
+    monkeypatch.setenv(paths.DATA_DIR_ENV, str(folder))
+    return folder
+
+
+@pytest.fixture
+def settings_file(tmp_path: Path) -> Path:
+    return tmp_path / "settings" / "voxshift-test.ini"
+
+
+@pytest.fixture
+def open_window(qtbot, data_dir: Path, settings_file: Path, tmp_path: Path) -> Iterator[Callable]:
+    """Factory: a shown main window + controller on the temporary store (closed at teardown)."""
+    create_app()
+    opened: list[MainWindow] = []
+
+    def make() -> tuple[MainWindow, AppController]:
+        window = MainWindow()
+        controller = AppController(window, QSettings(str(settings_file), QSettings.Format.IniFormat))
+        controller.set_output_dir(tmp_path / "out")
+        qtbot.addWidget(window)
+        window.show()
+        opened.append(window)
+        return window, controller
+
+    yield make
+    for window in opened:
+        if window.isVisible():
+            window.close()

@@ -1,0 +1,108 @@
+"""An LLVC voice (rule weights) live through the real engine, PortAudio and a JACK dummy server.
+
+Rule weights give no identity, so the lag is measured along the path: where the played signal
+lands in the voice's 16 kHz input (linear resampler: cross-correlation), the voice's own delay
+(``latency`` beyond its hop, proven sample-exact against the whole-signal forward in
+test_llvc_parity.py), and where the voice's output lands in the recording (the recording equals the
+engine's output resampler applied to the voice output, sample-exactly).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from audio.config import EngineConfig
+from audio.engine import Engine
+from audio.resample import StreamResampler
+from models.base import Voice
+from models.llvc import LLVCVoice, load_voice
+from models.llvc.testing import write_rule_checkpoint
+from tests.jackbench import JackHarness, measure_lag
+
+pytestmark = [pytest.mark.jack, pytest.mark.slow]
+RATE, PERIOD, SECONDS = 48000, 128, 20.0
+
+
+class TapVoice(Voice):
+    """Passes every call to the wrapped voice and keeps copies of its inputs and outputs."""
+
+    def __init__(self, inner: LLVCVoice, capacity: int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.name, self.kind = inner.name, inner.kind  # type: ignore[misc]
+        self.sample_rate, self.hop, self.latency = inner.sample_rate, inner.hop, inner.latency
+        self.x = np.zeros(capacity, np.float32)
+        self.y = np.zeros(capacity, np.float32)
+        self.n = 0
+        self.recording = False
+
+    def init_state(self) -> Any:
+        return self.inner.init_state()
+
+    def step(self, x: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
+        y, state = self.inner.step(x, state)
+        if self.recording and self.n + len(x) <= len(self.x):
+            self.x[self.n : self.n + len(x)] = x
+            self.y[self.n : self.n + len(y)] = y
+            self.n += len(x)
+        return y, state
+
+    def warmup(self, steps: int = 3) -> None:
+        self.inner.warmup(steps)
+
+
+@pytest.mark.timeout(180)
+def test_llvc_runs_live_without_xruns_at_the_planned_latency(jack_server: Any, tmp_path: Path) -> None:
+    ckpt, cfg = write_rule_checkpoint(tmp_path, check=False)
+    voice = TapVoice(load_voice(ckpt, cfg), capacity=int((SECONDS + 3) * 16000))
+    server = jack_server(RATE, PERIOD)
+    engine = Engine(EngineConfig(samplerate=RATE, hop=PERIOD, prefill=4 * PERIOD), voice)
+    voice.recording = True  # the tap sees every hop from the pipeline's first one
+    engine.start()
+    try:
+        time.sleep(1.0)  # warm-up
+        before = engine.stats()
+        with JackHarness(server) as bench:
+            bench.connect_app()
+            x = 0.08 * bench.test_signal(SECONDS)  # quiet: rule weights saturate tanh when loud
+            rec = bench.play_record(x, tail=0.3)[0]
+            jack_xruns = bench.xruns
+        after = engine.stats()
+    finally:
+        engine.stop()
+
+    r_in, r_out = StreamResampler(RATE, 16000), StreamResampler(16000, RATE)
+    # input side: the 48 kHz index A (since the pipeline started) at which x[0] entered: the voice's
+    # input is r_in(stream); match it against r_in(zeros(p) + x) for the three phases p
+    vin = voice.x[: voice.n]
+    fits = []
+    for p in range(3):
+        w = StreamResampler(RATE, 16000).process(np.concatenate([np.zeros(p, np.float32), x]))
+        lag, corr = measure_lag(w[:8000], vin[:400000], max_lag=len(vin) // 2)
+        fits.append((corr, 3 * lag + p))
+    corr_in, A = max(fits)
+    xruns = (after.xruns - before.xruns, jack_xruns, after.late_hops - before.late_hops)
+    detail = f"load average {os.getloadavg()[0]:.1f}, xruns (stream, jack, late hops) {xruns}"
+    assert corr_in > 0.99, (fits, detail)
+    # output side: the engine's output resampler applied to the voice's output, from x[0] on
+    z = StreamResampler(16000, RATE).process(voice.y[: voice.n])
+    k0 = A + round(3 * r_in.delay + 3 * voice.latency + r_out.delay)  # where x[0]'s conversion sits in z
+    # the recording holds exactly these samples (rule weights: compare with the voice's own output)
+    measured, corr_out = measure_lag(z[k0 : k0 + RATE // 2], rec[: 2 * RATE])
+    assert corr_out > 0.99, (corr_out, measured, detail)
+    planned = after.planned.total * RATE
+    assert abs(measured - planned) <= PERIOD, (measured, planned, after.planned, detail)
+    assert after.planned.voice == pytest.approx(voice.latency / 16000)
+    assert after.planned.resampler == pytest.approx(r_in.delay / 16000 + r_out.delay / RATE)
+    # zero xruns after warm-up (JACK's and the stream's), no dropped or underflowing hops
+    detail += f", lag {measured} planned {planned:.1f} frames"
+    assert after.hops - before.hops > SECONDS * RATE / PERIOD * 0.95
+    assert (after.xruns - before.xruns, jack_xruns) == (0, 0), detail
+    assert after.output_underflows == before.output_underflows, detail
+    assert after.late_hops == before.late_hops, detail
