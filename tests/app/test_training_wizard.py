@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import soundfile as sf
 import torch
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWizard
 
 from app.training import TrainingProcess, TrainingWizard, open_training_wizard
@@ -268,6 +268,18 @@ def test_broken_pretrained_file_shows_the_error(
     assert not list((tmp_path / "library").glob("*"))
 
 
+def dispose(wizard: TrainingWizard) -> None:
+    """Delete a wizard parented to a test's main window now.
+
+    The window outlives its test (closed, not deleted), and the next test's ``create_app`` restyles
+    every live widget: a stale hidden wizard there crashed Qt (segfault in setStyleSheet).
+    """
+    wizard.close()
+    wizard.setParent(None)
+    wizard.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
 def answer_close_dialog(choice: str) -> None:
     """Clicks ``choice`` in the wizard's "Training is running" question."""
     box = QApplication.activeModalWidget()
@@ -301,4 +313,20 @@ def test_main_window_opens_the_wizard_on_its_own_library(open_window, qtbot):
         if hasattr(window.voices, "entries")
         else True
     )
-    wizard.close()
+    dispose(wizard)
+
+
+def test_menu_shows_the_wizard_training_in_background(open_window, qtbot, tmp_path: Path) -> None:
+    window, controller = open_window()
+    window.train_action.trigger()
+    wizard = controller._wizard
+    assert wizard is not None
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    wizard.process.start(api.Job(sleeper, dict(os.environ), tmp_path / "job.json", tmp_path))
+    qtbot.waitUntil(lambda: wizard.process.running, timeout=10000)
+    assert not wizard.handle_close("background") and wizard.isHidden()
+    window.train_action.trigger()  # the same wizard comes back, with its run
+    assert controller._wizard is wizard and wizard.isVisible()
+    with qtbot.waitSignal(wizard.process.finished, timeout=15000):
+        wizard.process.stop()
+    dispose(wizard)
