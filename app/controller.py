@@ -589,9 +589,11 @@ class AppController(QObject):
         """The training wizard (non-modal); a finished voice lands in this library and is listed."""
         from app.training import open_training_wizard
 
-        if self._wizard is None or not self._wizard.isVisible():
+        # a wizard hidden with "keep training in background" is shown again, never duplicated
+        if self._wizard is None or not (self._wizard.isVisible() or self._wizard.process.running):
             self._wizard = open_training_wizard(self.window, lambda: self.library.root)
             self._wizard.voice_ready.connect(lambda _path: self.reload_voices())
+        self._wizard.show()
         self._wizard.raise_()
         self._wizard.activateWindow()
         return self._wizard

@@ -59,7 +59,7 @@ class LossPlot(pg.PlotWidget):
         self.setLogMode(y=True)
         self.setLabel("bottom", "step")
         self.setLabel("left", "loss")
-        self.addLegend(offset=(-10, 10))
+        self.addLegend(offset=(-10, 6), colCount=5, brush=(20, 24, 32, 170))
         self._data: dict[str, tuple[list[float], list[float]]] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._heldout = self.plot(
@@ -127,7 +127,11 @@ class RunPage(QWizardPage):
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(2000)
-        self.log.setMaximumHeight(90)
+        self.log.setMaximumHeight(110)
+        self.log.hide()
+        self.log_button = QPushButton("Show log")
+        self.log_button.setCheckable(True)
+        self.log_button.toggled.connect(self._toggle_log)
         self.stop_button = QPushButton("Stop")
         self.resume_button = QPushButton("Resume")
         self.stop_button.clicked.connect(self.stop_requested)
@@ -142,7 +146,10 @@ class RunPage(QWizardPage):
         layout.addLayout(top)
         layout.addWidget(self.error)
         layout.addWidget(self.plot, 1)
-        layout.addWidget(self.advice)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.advice, 1)
+        bottom.addWidget(self.log_button)
+        layout.addLayout(bottom)
         layout.addWidget(self.log)
         self.set_running(False)
 
@@ -160,6 +167,10 @@ class RunPage(QWizardPage):
             grid.addWidget(label, 0, col)
             grid.addWidget(bar, 1, col)
         return grid
+
+    def _toggle_log(self, shown: bool) -> None:
+        self.log.setVisible(shown)
+        self.log_button.setText("Hide log" if shown else "Show log")
 
     # state --------------------------------------------------------------------------------
     def reset(self) -> None:

@@ -10,12 +10,14 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QFormLayout,
+    QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -63,6 +65,7 @@ class DatasetPage(QWizardPage):
         self.setTitle("1. Your recordings")
         self.setSubTitle("Pick a folder of clean recordings of one voice (speech or singing, any format).")
         self.report: api.DatasetReport | None = None
+        self._folder = ""
         self._call: BackgroundCall | None = None
         self.folder_edit = QLineEdit()
         self.folder_edit.setPlaceholderText("folder with your recordings")
@@ -96,29 +99,30 @@ class DatasetPage(QWizardPage):
     def scan(self, folder: str) -> None:
         """Start scanning ``folder`` on a worker thread (a newer request replaces an older one)."""
         folder = folder.strip()
-        if not folder or (self.report is not None and self.report.root == folder and not self.scanning):
-            return
+        if not folder or folder == self._folder:
+            return  # editingFinished fires again on every focus change: scan each folder once
+        self._folder = folder
         self.folder_edit.setText(folder)
         self.report = None
         self.completeChanged.emit()
         if not Path(folder).is_dir():
             self.status.setText(f"{folder} is not a folder.")
+            self._folder = ""
             self.status.setStyleSheet(ERROR_STYLE)
             return
         self.status.setStyleSheet("")
         self.status.setText(f"Checking the recordings in {folder}…")
         self.report_view.clear()
         self.warnings.clear()
-        call = BackgroundCall(lambda: api.scan_dataset(folder), self)
-        call.succeeded.connect(lambda report, c=call: self._on_report(c, report))
-        call.failed.connect(lambda msg, c=call: self._on_failed(c, msg))
-        call.ended.connect(call.deleteLater)
+        call = BackgroundCall(lambda: api.scan_dataset(folder))
+        call.succeeded.connect(self._on_report)
+        call.failed.connect(self._on_failed)
         self._call = call
         call.start()
 
-    def _on_report(self, call: BackgroundCall, report: api.DatasetReport) -> None:
-        if call is not self._call:
-            return
+    def _on_report(self, report: api.DatasetReport) -> None:
+        if self.sender() is not self._call:
+            return  # an older scan of another folder
         self.report = report
         self.status.setText("Ready." if report.ok else "Nothing to train on in this folder.")
         self.status.setStyleSheet("" if report.ok else ERROR_STYLE)
@@ -127,8 +131,9 @@ class DatasetPage(QWizardPage):
         self.completeChanged.emit()
         self.scanned.emit(report)
 
-    def _on_failed(self, call: BackgroundCall, message: str) -> None:
-        if call is self._call:
+    def _on_failed(self, message: str) -> None:
+        if self.sender() is self._call:
+            self._folder = ""  # allow a retry of the same folder
             self.status.setText(f"Could not read the folder: {message}")
             self.status.setStyleSheet(ERROR_STYLE)
 
@@ -143,8 +148,7 @@ class FileField(QWidget):
         super().__init__()
         self.edit = QLineEdit()
         self.edit.setPlaceholderText("none")
-        button = QPushButton("…")
-        button.setFixedWidth(32)
+        button = QPushButton("Browse…")
         button.clicked.connect(lambda: self._browse(caption, filters))
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
@@ -182,7 +186,7 @@ CHOICES = {
 
 
 class SettingsPage(QWizardPage):
-    """The settings form: sensible defaults and, under each field, the one-line why."""
+    """The settings form: sensible defaults and, beside each field, the one-line why."""
 
     def __init__(self, defaults: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -191,40 +195,40 @@ class SettingsPage(QWizardPage):
         self.defaults = defaults
         self.help = api.settings_help()
         self.widgets: dict[str, QWidget] = {}
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        form = QGridLayout()
+        form.setColumnMinimumWidth(1, 340)
+        form.setColumnStretch(2, 1)
+        form.setHorizontalSpacing(14)
         for name in FORM_FIELDS:
-            widget = self._make_widget(name)
-            self.widgets[name] = widget
-            box = QVBoxLayout()
-            box.setSpacing(1)
-            box.addWidget(widget)
-            box.addWidget(_why_label(self.help[name][1]))
-            form.addRow(LABELS[name], box)
+            self.widgets[name] = self._make_widget(name)
+            self._add_row(form, LABELS[name], self.widgets[name], self.help[name][1])
         self.nproc = QSpinBox()
         self.nproc.setRange(1, 64)
         self.nproc.setValue(int(defaults.get("nproc", 1)))
-        form.addRow(
-            "Processes", self._with_why(self.nproc, "One per GPU; on CPU more processes share the cores.")
-        )
+        self._add_row(form, "Processes", self.nproc, "One per GPU; on CPU more processes share the cores.")
         self.gpus = QLineEdit(str(defaults.get("gpus", "")))
         self.gpus.setPlaceholderText("e.g. 0,1 (empty: all / CPU)")
-        form.addRow("GPUs", self._with_why(self.gpus, "Which CUDA GPUs to train on (one process each)."))
+        self._add_row(form, "GPUs", self.gpus, "Which CUDA GPUs to train on (one process each).")
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.setStyleSheet(ERROR_STYLE)
+        holder = QWidget()
+        holder.setLayout(form)
+        scroll = QScrollArea()  # the form is taller than small screens
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(holder)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(scroll, 1)
         layout.addWidget(self.error)
 
-    def _with_why(self, widget: QWidget, why: str) -> QWidget:
-        holder = QWidget()
-        box = QVBoxLayout(holder)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(1)
-        box.addWidget(widget)
-        box.addWidget(_why_label(why))
-        return holder
+    @staticmethod
+    def _add_row(grid: QGridLayout, label: str, widget: QWidget, why: str) -> None:
+        """One setting per row: name | control | the one-line why."""
+        row = grid.rowCount()
+        grid.addWidget(QLabel(label), row, 0)
+        grid.addWidget(widget, row, 1)
+        grid.addWidget(_why_label(why), row, 2)
 
     def _make_widget(self, name: str) -> QWidget:
         value = self.defaults.get(name, self.help[name][0])

@@ -52,9 +52,10 @@ class TrainingWizard(QWizard):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Train a new voice")
-        self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
+        self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)  # follows the app's (dark) palette
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
-        self.resize(980, 760)
+        self.setObjectName("trainingWizard")
+        self.resize(1000, 800)
         self.library_dir = library_dir
         self.job: api.Job | None = None
         self.settings: api.TrainConfig | None = None
@@ -113,6 +114,7 @@ class TrainingWizard(QWizard):
         """Settings -> TrainConfig -> Job (writes job.json); errors stay on the settings page."""
         report = self.dataset_page.report
         if report is None:
+            self.settings_page.show_error("the recordings are still being checked; try again in a moment")
             return False
         try:
             settings = self.settings_page.settings(report.root)
@@ -133,7 +135,7 @@ class TrainingWizard(QWizard):
         self.run_page.status.setText("Starting the trainer…")
         self.process.start(self.job)
         self.run_page.set_running(True)
-        self.button(QWizard.WizardButton.BackButton).setEnabled(False)
+        self._lock_back(True)
 
     def stop_training(self) -> None:
         self.process.stop()
@@ -144,7 +146,16 @@ class TrainingWizard(QWizard):
         self.run_page.set_running(False)
         if self.process.stopped_by_user:
             self.run_page.on_stopped()
-        self.button(QWizard.WizardButton.BackButton).setEnabled(not self.run_page.finished_ok)
+        self._lock_back(self.run_page.finished_ok)
+
+    def _lock_back(self, locked: bool) -> None:
+        """No way back to the settings while a run is going (or after it finished).
+
+        QWizard disables Back when the previous page is a commit page, and re-evaluates that on
+        every ``completeChanged``; toggling the flag keeps its own button logic in charge.
+        """
+        self.settings_page.setCommitPage(locked)
+        self.run_page.completeChanged.emit()
 
     def _on_done(self, event: api.Done) -> None:
         self.outputs = dict(event.outputs)
@@ -172,7 +183,9 @@ class TrainingWizard(QWizard):
             lines.append(f"Voice in your library: {self.installed.voice}")
             if self.installed.index is not None:
                 lines.append(f"Index: {self.installed.index}")
-        lines += [f"{role}: {path}" for role, path in sorted(self.outputs.items())]
+        if self.outputs:
+            lines += ["", "In the work folder:"]
+            lines += [f"    {role}: {path}" for role, path in sorted(self.outputs.items())]
         self.finish_page.show_paths(lines)
         self._convert_sample()
 
@@ -182,8 +195,9 @@ class TrainingWizard(QWizard):
             self.finish_page.show_sample_error("no trained voice or no recording to convert")
             return
         self._sample_cancel.clear()
-        call = BackgroundCall(lambda: library.convert_sample(request, self._sample_cancel), self)
-        call.succeeded.connect(lambda pair: self.finish_page.show_samples(*pair))
+        cancel = self._sample_cancel
+        call = BackgroundCall(lambda: library.convert_sample(request, cancel))
+        call.succeeded.connect(self._on_sample)
         call.failed.connect(self.finish_page.show_sample_error)
         self._sample_call = call
         call.start()
@@ -204,6 +218,9 @@ class TrainingWizard(QWizard):
             source=Path(longest.path),
             out_dir=settings.exp_dir / "samples",
         )
+
+    def _on_sample(self, pair: tuple[Path, Path]) -> None:
+        self.finish_page.show_samples(*pair)
 
     @property
     def sample_running(self) -> bool:
@@ -238,12 +255,18 @@ class TrainingWizard(QWizard):
         return CLOSE_STOP if clicked is stop else CLOSE_BACKGROUND if clicked is keep else CLOSE_CANCEL
 
     def handle_close(self, choice: str) -> bool:
-        """Apply a close choice; True when the window may close (hidden, training or not)."""
-        if choice == CLOSE_CANCEL:
+        """Apply a close choice while training; True when the wizard should really close.
+
+        "background" only hides the window (QWizard resets its pages on reject, which would lose
+        the run page); "stop" stops the trainer and closes; "cancel" keeps everything as it is.
+        """
+        if choice == CLOSE_BACKGROUND:
+            self.hide()
             return False
         if choice == CLOSE_STOP:
             self.stop_training()
-        return True
+            return True
+        return False
 
     def reject(self) -> None:
         if self.process.running and not self.handle_close(self.ask_close()):
@@ -252,11 +275,8 @@ class TrainingWizard(QWizard):
         super().reject()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        if self.process.running and not self.handle_close(self.ask_close()):
-            event.ignore()
-            return
-        self._sample_cancel.set()
-        super().closeEvent(event)
+        event.ignore()  # the window manager's close goes through the same question as Cancel
+        self.reject()
 
     def _shutdown(self) -> None:
         """The app quits: never leave an orphaned trainer or a running thread behind."""

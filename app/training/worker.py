@@ -22,24 +22,33 @@ class _Runner(QObject):
     def run(self) -> None:
         try:
             result = self._fn()
-        except (VoxshiftError, OSError, RuntimeError, ValueError) as err:
+        except VoxshiftError as err:
+            self.failed.emit(str(err))
+            return
+        except Exception as err:  # a thread boundary: report anything, never leave the call hanging
             self.failed.emit(f"{type(err).__name__}: {err}")
             return
         self.succeeded.emit(result)
 
 
+_ALIVE: set[BackgroundCall] = set()
+"""Calls whose thread runs: a QThread destroyed while running aborts the process, so a call
+outlives whoever started it (a closed wizard) until its thread has ended."""
+
+
 class BackgroundCall(QObject):
     """``fn()`` on its own thread; ``succeeded(result)`` or ``failed(message)``, then ``ended``.
 
-    The object keeps itself alive until the thread has ended; callers just connect and ``start()``.
+    The object keeps itself alive until the thread has ended; callers connect bound methods (which
+    Qt disconnects when the receiver is deleted) and call ``start()``.
     """
 
     succeeded = Signal(object)
     failed = Signal(str)
     ended = Signal()
 
-    def __init__(self, fn: Callable[[], Any], parent: QObject | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        super().__init__()
         self._thread = QThread()
         self._runner = _Runner(fn)
         self._runner.moveToThread(self._thread)
@@ -48,10 +57,16 @@ class BackgroundCall(QObject):
         self._runner.failed.connect(self.failed)
         self._runner.succeeded.connect(self._thread.quit)
         self._runner.failed.connect(self._thread.quit)
-        self._thread.finished.connect(self.ended)
+        self._thread.finished.connect(self._on_ended)
 
     def start(self) -> None:
+        _ALIVE.add(self)
         self._thread.start()
+
+    @Slot()
+    def _on_ended(self) -> None:
+        self.ended.emit()
+        _ALIVE.discard(self)
 
     @property
     def running(self) -> bool:

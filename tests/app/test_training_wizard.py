@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import soundfile as sf
 import torch
+from PySide6.QtCore import QCoreApplication, QEvent, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QWizard
 
 from app.training import TrainingProcess, TrainingWizard, open_training_wizard
 from tests.conftest import REFERENCE
@@ -111,6 +113,8 @@ def test_dataset_page_shows_real_report(qtbot: Any, recordings: Path, tmp_path: 
     warnings = page.warnings.text()
     assert "10 minutes" in warnings and "mixed sample rates" in warnings
     assert page.isComplete()
+    page.folder_edit.editingFinished.emit()  # focus moves on: the report stays, no rescan
+    assert page.report is report  # a rescan would have cleared it at once
     # the voice name is suggested from the folder
     assert wizard.settings_page.value("name") == recordings.name
 
@@ -175,6 +179,10 @@ def test_wizard_trains_a_tiny_voice_into_the_library(
     rec = Recorder(wizard.process)
     with qtbot.waitSignal(wizard.voice_ready, timeout=240000) as ready:
         start_run(qtbot, wizard, recordings)
+        # closing while training asks; "keep training in background" hides the window only
+        QTimer.singleShot(200, lambda: answer_close_dialog("Keep training in background"))
+        wizard.reject()
+        assert wizard.isHidden() and wizard.process.running
     qtbot.waitUntil(lambda: not wizard.process.running, timeout=30000)
     stages = [e.name for e in rec.of(api.Stage)]
     assert {"prepare", "features", "train", "export"} <= set(stages)
@@ -190,6 +198,7 @@ def test_wizard_trains_a_tiny_voice_into_the_library(
     from models.rvc import load_voice
 
     assert load_voice(voice).synthesizer is not None
+    wizard.show()
     wizard.next()
     assert wizard.currentPage() is wizard.finish_page
     assert str(voice) in wizard.finish_page.paths.text()
@@ -213,6 +222,8 @@ def test_stop_mid_run_terminates_the_trainer(
         start_run(qtbot, wizard, recordings)
     pid = int(wizard.process._proc.processId())  # type: ignore[union-attr]
     assert wizard.run_page.stop_button.isEnabled()
+    back = wizard.button(QWizard.WizardButton.BackButton)
+    assert not back.isEnabled()  # no way back to the settings while the trainer runs
     with qtbot.waitSignal(wizard.process.finished, timeout=30000):
         qtbot.mouseClick(wizard.run_page.stop_button, qtbot_left())
         # the GUI keeps processing events while the trainer stops
@@ -222,7 +233,16 @@ def test_stop_mid_run_terminates_the_trainer(
         os.killpg(pid, 0)  # torchrun and its workers are all gone
     assert wizard.run_page.resume_button.isEnabled() and not wizard.run_page.stop_button.isEnabled()
     assert wizard.run_page.error.isHidden() and "Resume" in wizard.run_page.status.text()
-    assert wizard.handle_close("background") and not wizard.handle_close("cancel")
+    assert back.isEnabled()
+    # Resume starts the same job again (the trainer continues from what it finished)
+    with qtbot.waitSignal(wizard.process.stage, timeout=120000):
+        qtbot.mouseClick(wizard.run_page.resume_button, qtbot_left())
+        assert wizard.process.running and not wizard.run_page.resume_button.isEnabled()
+    with qtbot.waitSignal(wizard.process.finished, timeout=30000):
+        wizard.stop_training()
+    assert not wizard.process.running
+    assert not wizard.handle_close("cancel") and wizard.isVisible()
+    assert not wizard.handle_close("background") and wizard.isHidden()
 
 
 @pytest.mark.slow
@@ -246,6 +266,25 @@ def test_broken_pretrained_file_shows_the_error(
     assert "f0G40k.pth" in wizard.run_page.error.text() or "f0D40k.pth" in wizard.run_page.error.text()
     assert not wizard.run_page.isComplete() and wizard.run_page.resume_button.isEnabled()
     assert not list((tmp_path / "library").glob("*"))
+
+
+def dispose(wizard: TrainingWizard) -> None:
+    """Delete a wizard parented to a test's main window now.
+
+    The window outlives its test (closed, not deleted), and the next test's ``create_app`` restyles
+    every live widget: a stale hidden wizard there crashed Qt (segfault in setStyleSheet).
+    """
+    wizard.close()
+    wizard.setParent(None)
+    wizard.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def answer_close_dialog(choice: str) -> None:
+    """Clicks ``choice`` in the wizard's "Training is running" question."""
+    box = QApplication.activeModalWidget()
+    assert isinstance(box, QMessageBox), box
+    next(b for b in box.buttons() if b.text() == choice).click()
 
 
 def qtbot_left() -> Any:
@@ -274,4 +313,20 @@ def test_main_window_opens_the_wizard_on_its_own_library(open_window, qtbot):
         if hasattr(window.voices, "entries")
         else True
     )
-    wizard.close()
+    dispose(wizard)
+
+
+def test_menu_shows_the_wizard_training_in_background(open_window, qtbot, tmp_path: Path) -> None:
+    window, controller = open_window()
+    window.train_action.trigger()
+    wizard = controller._wizard
+    assert wizard is not None
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    wizard.process.start(api.Job(sleeper, dict(os.environ), tmp_path / "job.json", tmp_path))
+    qtbot.waitUntil(lambda: wizard.process.running, timeout=10000)
+    assert not wizard.handle_close("background") and wizard.isHidden()
+    window.train_action.trigger()  # the same wizard comes back, with its run
+    assert controller._wizard is wizard and wizard.isVisible()
+    with qtbot.waitSignal(wizard.process.finished, timeout=15000):
+        wizard.process.stop()
+    dispose(wizard)
