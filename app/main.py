@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -32,9 +33,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _start_app() -> int:
-    """The desktop app; until it exists, the headless live mode on the default devices."""
-    if importlib.util.find_spec("app.gui") is not None:
+    """The desktop app; without a display, the headless live mode on the default devices."""
+    if has_display() and importlib.util.find_spec("app.gui") is not None:
         from app.gui import run_gui
 
         return run_gui()
+    print(
+        "voxshift: no display found, so no window: running the built-in voice 'deeper' headless on "
+        "the default devices (Ctrl+C stops; `voxshift --help` lists the commands)",
+        file=sys.stderr,
+    )
     return main(["live", "--voice", "deeper"])
+
+
+def has_display() -> bool:
+    """Whether Qt can open a window: always on Windows/macOS, on Linux an X11/Wayland session."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))

@@ -29,3 +29,15 @@ def test_every_subcommand_has_help_with_examples():
     for sub in subactions:
         for name, p in sub.choices.items():
             assert "example" in (p.epilog or "").lower(), f"`voxshift {name} --help` has no examples"
+
+
+def test_without_a_display_voxshift_runs_the_builtin_voice_headless(tmp_path):
+    """`voxshift` alone on a headless Linux box says why there is no window and goes live."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["JACK_DEFAULT_SERVER"] = "voxshift-no-such-server"  # no audio device either
+    env["JACK_NO_START_SERVER"] = "1"
+    proc = subprocess.run([sys.executable, "-m", "app"], capture_output=True, text=True, timeout=120, env=env)
+    assert "no display found" in proc.stderr
+    assert "deeper" in proc.stderr
