@@ -45,10 +45,13 @@ PortAudio's JACK host API aborts the process on termination once its server is g
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -63,6 +66,17 @@ from audio.devices import release
 from tests import jackchild
 
 START_TIMEOUT_S = 10.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """In the forked child before exec: SIGTERM it when this process dies (Linux ``prctl``).
+
+    A test run killed hard (SIGKILL, a CI timeout) never reaches the fixture's clean-up; without
+    this its ``jackd`` lives on, and its realtime timer thread competes with every later server.
+    """
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 class JackServer:
@@ -78,7 +92,9 @@ class JackServer:
         env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
         cmd = ["jackd", "-n", self.name, "-d", "dummy", "-r", str(rate), "-p", str(period)]
         with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                cmd, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            )
         self._wait_ready()
 
     def _wait_ready(self) -> None:
