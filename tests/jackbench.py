@@ -4,7 +4,9 @@ No sound card needed: ``jackd -d dummy`` runs a real audio graph clocked by a ti
 JACK host API then shows one duplex device ("system"); a stream opened on it registers ports
 ``PortAudio:in_N`` / ``PortAudio:out_N``. A second JACK client, :class:`JackHarness`, feeds a signal
 into the app's input ports and records the app's output ports in its own process callback, so the
-lag is measured to the sample.
+lag is measured to the sample. That client runs in a spawned child process (``tests/jackchild.py``)
+with the signal and the recording in shared memory: its Python callback never competes for the GIL
+with the engine's callback and worker in the test process.
 
 Harness API (fixtures registered in ``tests/conftest.py``)
 ----------------------------------------------------------
@@ -43,22 +45,38 @@ PortAudio's JACK host API aborts the process on termination once its server is g
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import multiprocessing as mp
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
-import threading
 import time
 import uuid
+from multiprocessing.shared_memory import SharedMemory
 from pathlib import Path
+from typing import Any
 
-import jack
 import numpy as np
 import sounddevice as sd
 
 from audio.devices import release
+from tests import jackchild
 
 START_TIMEOUT_S = 10.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """In the forked child before exec: SIGTERM it when this process dies (Linux ``prctl``).
+
+    A test run killed hard (SIGKILL, a CI timeout) never reaches the fixture's clean-up; without
+    this its ``jackd`` lives on, and its realtime timer thread competes with every later server.
+    """
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 class JackServer:
@@ -74,7 +92,9 @@ class JackServer:
         env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
         cmd = ["jackd", "-n", self.name, "-d", "dummy", "-r", str(rate), "-p", str(period)]
         with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                cmd, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            )
         self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -156,23 +176,32 @@ class JackPool:
 
 
 class JackHarness:
-    """A JACK client that plays into the app's input and records its outputs sample-exactly."""
+    """A JACK client that plays into the app's input and records its outputs sample-exactly.
+
+    The client itself lives in a spawned child process (``tests/jackchild.py``) so that its Python
+    process callback never waits for this process's GIL (held by the engine's callback, its worker
+    and any load thread); this object sends it commands over a pipe and shares the signal and the
+    recording with it through shared memory.
+    """
 
     def __init__(self, server: JackServer, n_inputs: int = 2, name: str = "voxbench") -> None:
         self.server = server
-        self.client = jack.Client(name, servername=server.name, no_start_server=True)
-        self.outport = self.client.outports.register("out")
-        self.inports = [self.client.inports.register(f"in_{i}") for i in range(n_inputs)]
-        self.xruns = 0
-        self._play = np.zeros(0, dtype=np.float32)
-        self._rec = np.zeros((n_inputs, 0), dtype=np.float32)
-        self._pos = 0
-        self._armed = False
-        self._done = threading.Event()
-        self.client.set_process_callback(self._process)
-        self.client.set_xrun_callback(self._on_xrun)
-        self.client.activate()
+        self.n_inputs = n_inputs
+        ctx = mp.get_context("spawn")
+        self._conn, child_conn = ctx.Pipe()
+        self._proc = ctx.Process(
+            target=jackchild.serve, args=(child_conn, server.name, n_inputs, name), daemon=True
+        )
+        self._proc.start()
+        child_conn.close()
+        self._xruns = 0
+        self._closed = False
         self._device_lag: int | None = None
+        try:
+            self._call(None, timeout=START_TIMEOUT_S + 20)  # the child's "ready"
+        except RuntimeError:
+            self.close()
+            raise
 
     def __enter__(self) -> JackHarness:
         return self
@@ -180,29 +209,42 @@ class JackHarness:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _call(self, request: tuple[Any, ...] | None, timeout: float = 30.0) -> Any:
+        """Send ``request`` (None: just wait for an answer) and return the child's value."""
+        if self._closed:
+            raise RuntimeError("the JACK harness is closed")
+        try:
+            if request is not None:
+                self._conn.send(request)
+            if not self._conn.poll(timeout):
+                raise RuntimeError(f"the JACK harness process did not answer within {timeout:.0f} s")
+            status, value = self._conn.recv()
+        except (EOFError, OSError) as exc:
+            raise RuntimeError(f"the JACK harness process is gone (exit code {self._proc.exitcode})") from exc
+        if status != "ok":
+            raise RuntimeError(value)
+        return value
+
     def close(self) -> None:
-        with contextlib.suppress(jack.JackError):
-            self.client.deactivate()
-            self.client.close()
-
-    def _on_xrun(self, delay: float) -> None:
-        self.xruns += 1
-
-    def _process(self, frames: int) -> None:
-        out = self.outport.get_array()
-        if not self._armed:
-            out.fill(0.0)
+        """Close the client (its ports vanish from the graph) and end the child process."""
+        if self._closed:
             return
-        pos, n = self._pos, len(self._play)
-        k = max(0, min(frames, n - pos))
-        out[:k] = self._play[pos : pos + k]
-        out[k:] = 0.0
-        for i, port in enumerate(self.inports):
-            self._rec[i, pos : pos + k] = port.get_array()[:k]
-        self._pos = pos + frames
-        if self._pos >= n:
-            self._armed = False
-            self._done.set()
+        with contextlib.suppress(RuntimeError):
+            self._xruns = self._call(("xruns",), timeout=5.0)
+            self._call(("close",), timeout=10.0)
+        self._closed = True
+        self._conn.close()
+        self._proc.join(timeout=10)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(timeout=5)
+
+    @property
+    def xruns(self) -> int:
+        """JACK's xrun callbacks seen by the harness client since it opened."""
+        if not self._closed:
+            self._xruns = self._call(("xruns",))
+        return self._xruns
 
     # -- connections --------------------------------------------------------------------------
     def app_ports(self, client: str = "PortAudio") -> tuple[list[str], list[str]]:
@@ -211,8 +253,8 @@ class JackHarness:
         def key(name: str) -> int:
             return int(name.rsplit("_", 1)[-1])
 
-        ins = [p.name for p in self.client.get_ports(f"{client}:in_.*", is_audio=True)]
-        outs = [p.name for p in self.client.get_ports(f"{client}:out_.*", is_audio=True)]
+        ins = self._call(("ports", f"{client}:in_.*"))
+        outs = self._call(("ports", f"{client}:out_.*"))
         return sorted(ins, key=key), sorted(outs, key=key)
 
     def connect_app(self, outputs: tuple[int, ...] = (0,), client: str = "PortAudio") -> None:
@@ -229,36 +271,15 @@ class JackHarness:
 
     def connect_ports(self, app_inputs: list[str], app_outputs: list[str]) -> None:
         """Feed ``app_inputs`` only from the harness; record ``app_outputs[i]`` on ``in_<i>``."""
-        for port in self.inports:
-            for other in self.client.get_all_connections(port):
-                self.client.disconnect(other, port)
-        for name in app_inputs:
-            for other in self.client.get_all_connections(name):
-                with contextlib.suppress(jack.JackError):
-                    self.client.disconnect(other, name)
-            self.client.connect(self.outport, name)
-        for name, port in zip(app_outputs, self.inports, strict=False):
-            self.client.connect(name, port)
+        self._call(("connect_ports", list(app_inputs), list(app_outputs)))
 
     def connections(self) -> list[tuple[str, str]]:
         """The harness's current (source, destination) connections."""
-        pairs = [(self.outport.name, p.name) for p in self.client.get_all_connections(self.outport)]
-        for port in self.inports:
-            pairs += [(p.name, port.name) for p in self.client.get_all_connections(port)]
-        return pairs
+        return [tuple(pair) for pair in self._call(("connections",))]
 
     def restore(self, pairs: list[tuple[str, str]]) -> None:
         """Drop the harness's connections and re-make ``pairs`` (see ``connections``)."""
-        for port in [self.outport, *self.inports]:
-            for other in self.client.get_all_connections(port):
-                with contextlib.suppress(jack.JackError):
-                    if port is self.outport:
-                        self.client.disconnect(port, other)
-                    else:
-                        self.client.disconnect(other, port)
-        for src, dst in pairs:
-            with contextlib.suppress(jack.JackError):
-                self.client.connect(src, dst)
+        self._call(("restore", list(pairs)))
 
     # -- playing and recording ----------------------------------------------------------------
     def test_signal(self, seconds: float, seed: int = 0, cutoff_hz: float = 6000.0) -> np.ndarray:
@@ -273,17 +294,26 @@ class JackHarness:
     def play_record(self, x: np.ndarray, tail: float = 0.5) -> np.ndarray:
         """Play ``x`` into the app and record ``len(x) + tail`` seconds; returns ``[n_inputs, N]``."""
         n = len(x) + int(tail * self.server.rate)
-        play = np.zeros(n, dtype=np.float32)
-        play[: len(x)] = x
-        self._rec = np.zeros((len(self.inports), n), dtype=np.float32)
-        self._play = play
-        self._pos = 0
-        self._done.clear()
-        self._armed = True
-        if not self._done.wait(timeout=n / self.server.rate * 3 + 10):
-            self._armed = False
-            raise RuntimeError("the JACK harness did not finish recording (server stalled?)")
-        return self._rec.copy()
+        timeout = n / self.server.rate * 3 + 10
+        play_shm = SharedMemory(create=True, size=max(4 * n, 1))
+        rec_shm = SharedMemory(create=True, size=max(4 * n * self.n_inputs, 1))
+        play = rec = None
+        try:
+            play = np.ndarray((n,), dtype=np.float32, buffer=play_shm.buf)
+            play[:] = 0.0
+            play[: len(x)] = x
+            rec = np.ndarray((self.n_inputs, n), dtype=np.float32, buffer=rec_shm.buf)
+            rec[:] = 0.0
+            finished = self._call(("play", play_shm.name, rec_shm.name, n, timeout), timeout=timeout + 10)
+            if not finished:
+                raise RuntimeError("the JACK harness did not finish recording (server stalled?)")
+            return rec.copy()
+        finally:
+            play = rec = None  # release the views: a block with live views cannot be closed
+            play_shm.close()
+            play_shm.unlink()
+            rec_shm.close()
+            rec_shm.unlink()
 
     @property
     def device_lag(self) -> int:

@@ -1,0 +1,113 @@
+"""xrun benchmark: the loaded run of ``test_zero_xruns_over_20_s_while_torch_loads_the_cpu``, repeated.
+
+Starts its own ``jackd -d dummy`` (period = hop), runs the engine (passthrough) while a thread runs
+a one-thread torch loop, waits 1 s (warm-up), then streams seeded noise through the harness and
+counts, over the run: the stream's xrun flags, JACK's xrun callbacks (seen by the harness client),
+output underflows and late hops. The load average before each run says how busy the machine was
+(xruns on a shared machine say little about the code; compare runs taken at similar load).
+Prints a markdown table.
+
+    .venv/bin/python -m bench.xruns [--runs 3] [--seconds 20] [--hop 256] [--prefill 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from audio.config import EngineConfig
+from audio.engine import Engine
+from tests.jackbench import JackHarness, JackPool, JackServer, measure_lag
+
+RATE = 48000
+
+
+@dataclass
+class Row:
+    run: int
+    load: float
+    stream_xruns: int
+    jack_xruns: int
+    underflows: int
+    late_hops: int
+    corr: float
+
+
+def burn(stop: threading.Event) -> None:
+    """The CPU load of the test: a small torch matmul/tanh loop on one thread."""
+    import torch
+
+    a = torch.randn(256, 256)
+    while not stop.is_set():
+        a = torch.tanh(a @ a.T / 256.0)
+
+
+def one_run(server: JackServer, run: int, seconds: float, hop: int, prefill: int) -> Row:
+    """Engine + load thread + harness, as the loaded test does; returns the counts over the run."""
+    engine = Engine(EngineConfig(samplerate=RATE, hop=hop, prefill=prefill))
+    engine.start()
+    stop = threading.Event()
+    loader = threading.Thread(target=burn, args=(stop,), daemon=True)
+    loader.start()
+    load = os.getloadavg()[0]
+    try:
+        time.sleep(1.0)
+        with JackHarness(server) as bench:
+            before = engine.stats()
+            bench.connect_app()
+            x = bench.test_signal(seconds)
+            rec = bench.play_record(x, tail=0.3)
+            after = engine.stats()
+            jack_xruns = bench.xruns
+    finally:
+        stop.set()
+        loader.join(timeout=10)
+        engine.stop()
+    _, corr = measure_lag(x, rec[0])
+    return Row(
+        run,
+        load,
+        after.xruns - before.xruns,
+        jack_xruns,
+        after.output_underflows - before.output_underflows,
+        after.late_hops - before.late_hops,
+        corr,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--hop", type=int, default=256, help="engine hop = JACK period (frames)")
+    parser.add_argument("--prefill", type=int, default=256)
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)  # one core for the load, one for the audio path (as in the test)
+    pool = JackPool()
+    try:
+        server = pool.get(RATE, args.hop)
+        rows = [one_run(server, r, args.seconds, args.hop, args.prefill) for r in range(args.runs)]
+    finally:
+        pool.close()
+    print(f"hop {args.hop} @ {RATE} Hz, prefill {args.prefill}, {args.seconds:g} s per run\n")
+    print("| run | load avg | stream xruns | JACK xruns | underflows | late hops | corr |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r.run} | {r.load:.2f} | {r.stream_xruns} | {r.jack_xruns} | {r.underflows} "
+            f"| {r.late_hops} | {r.corr:.4f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

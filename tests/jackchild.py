@@ -1,0 +1,161 @@
+"""The harness's JACK client, run in a child process of its own (see ``JackHarness`` in jackbench.py).
+
+Why a process: the harness's process callback is Python (JACK-Client calls it through cffi), so in
+the test process it would need the GIL every period, competing with the engine's PortAudio callback,
+the engine's worker thread and any CPU-loading thread. In its own process it has a GIL of its own.
+
+This module imports only ``jack`` and ``numpy`` (no PortAudio, no torch): a spawned child imports it
+to run :func:`serve`. The parent sends commands as tuples over a pipe and gets ``("ok", value)`` or
+``("err", message)`` back; the signal to play and the recording live in shared memory blocks that
+the parent creates for each ``play`` and unlinks afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from multiprocessing.connection import Connection
+from multiprocessing.shared_memory import SharedMemory
+from typing import Any
+
+import jack
+import numpy as np
+
+
+class ChildClient:
+    """Owns the ``jack.Client``: its ports, process and xrun callbacks, and the play/record state."""
+
+    def __init__(self, server_name: str, n_inputs: int, name: str) -> None:
+        self.client = jack.Client(name, servername=server_name, no_start_server=True)
+        self.outport = self.client.outports.register("out")
+        self.inports = [self.client.inports.register(f"in_{i}") for i in range(n_inputs)]
+        self.xruns = 0
+        self._play = np.zeros(0, dtype=np.float32)
+        self._rec = np.zeros((n_inputs, 0), dtype=np.float32)
+        self._pos = 0
+        self._armed = False
+        self._done = threading.Event()
+        self.client.set_process_callback(self._process)
+        self.client.set_xrun_callback(self._on_xrun)
+        self.client.activate()
+
+    def close(self) -> None:
+        try:
+            self.client.deactivate()
+            self.client.close()
+        except jack.JackError:
+            pass
+
+    def _on_xrun(self, delay: float) -> None:
+        self.xruns += 1
+
+    def _process(self, frames: int) -> None:
+        out = self.outport.get_array()
+        if not self._armed:
+            out.fill(0.0)
+            return
+        pos, n = self._pos, len(self._play)
+        k = max(0, min(frames, n - pos))
+        out[:k] = self._play[pos : pos + k]
+        out[k:] = 0.0
+        for i, port in enumerate(self.inports):
+            self._rec[i, pos : pos + k] = port.get_array()[:k]
+        self._pos = pos + frames
+        if self._pos >= n:
+            self._armed = False
+            self._done.set()
+
+    # -- commands -----------------------------------------------------------------------------
+    def ports(self, pattern: str) -> list[str]:
+        return [p.name for p in self.client.get_ports(pattern, is_audio=True)]
+
+    def connect_ports(self, app_inputs: list[str], app_outputs: list[str]) -> None:
+        for port in self.inports:
+            for other in self.client.get_all_connections(port):
+                self.client.disconnect(other, port)
+        for name in app_inputs:
+            for other in self.client.get_all_connections(name):
+                with contextlib.suppress(jack.JackError):
+                    self.client.disconnect(other, name)
+            self.client.connect(self.outport, name)
+        for name, port in zip(app_outputs, self.inports, strict=False):
+            self.client.connect(name, port)
+
+    def connections(self) -> list[tuple[str, str]]:
+        pairs = [(self.outport.name, p.name) for p in self.client.get_all_connections(self.outport)]
+        for port in self.inports:
+            pairs += [(p.name, port.name) for p in self.client.get_all_connections(port)]
+        return pairs
+
+    def restore(self, pairs: list[tuple[str, str]]) -> None:
+        for port in [self.outport, *self.inports]:
+            for other in self.client.get_all_connections(port):
+                try:
+                    if port is self.outport:
+                        self.client.disconnect(port, other)
+                    else:
+                        self.client.disconnect(other, port)
+                except jack.JackError:
+                    pass
+        for src, dst in pairs:
+            with contextlib.suppress(jack.JackError):
+                self.client.connect(src, dst)
+
+    def play(self, play_name: str, rec_name: str, n: int, timeout: float) -> bool:
+        """Play the shared block ``play_name`` (``[n]``), record into ``rec_name`` (``[n_inputs, n]``)."""
+        play_shm, rec_shm = SharedMemory(play_name), SharedMemory(rec_name)
+        try:
+            self._play = np.ndarray((n,), dtype=np.float32, buffer=play_shm.buf)
+            self._rec = np.ndarray((len(self.inports), n), dtype=np.float32, buffer=rec_shm.buf)
+            self._pos = 0
+            self._done.clear()
+            self._armed = True
+            finished = self._done.wait(timeout=timeout)
+            self._armed = False
+            return finished
+        finally:
+            self._play = np.zeros(0, dtype=np.float32)
+            self._rec = np.zeros((len(self.inports), 0), dtype=np.float32)
+            play_shm.close()
+            rec_shm.close()
+
+
+def serve(conn: Connection, server_name: str, n_inputs: int, name: str) -> None:
+    """Child main: open the client, answer ``("ready", None)``, then serve commands until ``close``/EOF."""
+    try:
+        child = ChildClient(server_name, n_inputs, name)
+    except jack.JackError as exc:
+        conn.send(("err", f"JACK client '{name}' could not open on '{server_name}': {exc}"))
+        return
+    conn.send(("ok", None))
+    try:
+        while True:
+            try:
+                cmd, *args = conn.recv()
+            except EOFError:  # the parent is gone
+                return
+            if cmd == "close":
+                conn.send(("ok", None))
+                return
+            conn.send(_dispatch(child, cmd, args))
+    finally:
+        child.close()
+
+
+def _dispatch(child: ChildClient, cmd: str, args: list[Any]) -> tuple[str, Any]:
+    try:
+        if cmd == "xruns":
+            return "ok", child.xruns
+        if cmd == "ports":
+            return "ok", child.ports(*args)
+        if cmd == "connect_ports":
+            return "ok", child.connect_ports(*args)
+        if cmd == "connections":
+            return "ok", child.connections()
+        if cmd == "restore":
+            return "ok", child.restore(*args)
+        if cmd == "play":
+            return "ok", child.play(*args)
+        return "err", f"unknown harness command {cmd!r}"
+    except (jack.JackError, OSError, ValueError) as exc:
+        return "err", f"{cmd}: {exc}"
