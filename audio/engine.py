@@ -14,6 +14,7 @@ closed on a helper thread with a timeout, so neither the caller nor the process 
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 
@@ -109,7 +110,11 @@ class Engine:
                 self._close_streams()
                 self._forget_jack_if_gone()
                 raise DeviceError(f"Could not open the audio devices at {rate} Hz: {exc}.") from exc
-            sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))  # the callback needs the GIL soon
+            sys.setswitchinterval(min(sys.getswitchinterval(), 0.0002))  # the callback needs the GIL soon
+            # A full GC pass holds the GIL for milliseconds and the callback waits on it: move every
+            # object alive now (models, voices, Qt) out of the collector's sight before streaming.
+            gc.collect()
+            gc.freeze()
             worker.mark_started(self._fill)
             worker.start()
             try:

@@ -1,4 +1,4 @@
-"""xrun benchmark: the loaded run of ``test_zero_xruns_over_20_s_while_torch_loads_the_cpu``, repeated.
+"""xrun benchmark: the loaded run of ``test_20_s_under_torch_load_keeps_the_planned_lag``, repeated.
 
 Starts its own ``jackd -d dummy`` (period = hop), runs the engine (passthrough) while a thread runs
 a one-thread torch loop, waits 1 s (warm-up), then streams seeded noise through the harness and
