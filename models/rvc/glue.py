@@ -12,13 +12,13 @@ import torch
 import torch.nn.functional as F
 from scipy import signal
 
+from models.pitch import f0 as pitch_f0
+
 SR_16K = 16000
 WINDOW = 160
 """Samples per pitch frame at 16 kHz (10 ms)."""
 F0_MIN = 50.0
 F0_MAX = 1100.0
-_MEL_MIN = 1127 * np.log(1 + F0_MIN / 700)
-_MEL_MAX = 1127 * np.log(1 + F0_MAX / 700)
 
 HPF_B, HPF_A = signal.butter(N=5, Wn=48, btype="high", fs=SR_16K)
 """The reference's 5th-order 48 Hz Butterworth high-pass at 16 kHz (float64)."""
@@ -49,24 +49,12 @@ def shift_f0(f0: np.ndarray, semitones: float) -> np.ndarray:
 
 
 def coarse_pitch(f0: np.ndarray) -> np.ndarray:
-    """Offline coarse pitch ``[P]`` int32 in 1..255: mel scale in float64, ``np.rint``."""
-    mel = 1127 * np.log(1 + np.asarray(f0, dtype=np.float64) / 700)
-    voiced = mel > 0
-    mel[voiced] = (mel[voiced] - _MEL_MIN) * 254 / (_MEL_MAX - _MEL_MIN) + 1
-    mel[mel <= 1] = 1
-    mel[mel > 255] = 255
-    return np.rint(mel).astype(np.int32)
+    """Offline coarse pitch ``[P]`` int32 in 1..255: RVC's mel mapping in float64, ``np.rint``."""
+    return pitch_f0.coarse_pitch(np.asarray(f0, dtype=np.float64))
 
 
-def coarse_pitch_torch(f0: torch.Tensor) -> torch.Tensor:
-    """Realtime coarse pitch: the same mel mapping in torch float32 with ``torch.round`` -> int64."""
-    f0 = f0.float()
-    mel = 1127 * torch.log(1 + f0 / 700)
-    voiced = mel > 0
-    mel[voiced] = (mel[voiced] - float(_MEL_MIN)) * 254 / float(_MEL_MAX - _MEL_MIN) + 1
-    mel[mel <= 1] = 1
-    mel[mel > 255] = 255
-    return torch.round(mel).long()
+coarse_pitch_torch = pitch_f0.coarse_pitch_torch
+"""Realtime coarse pitch: the same mapping in torch float32 with ``torch.round`` -> int64."""
 
 
 def upsample2(feats: torch.Tensor) -> torch.Tensor:
