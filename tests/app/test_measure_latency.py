@@ -27,12 +27,14 @@ def loopback_wiring(bench: JackHarness, *, connect: bool):
         ins, outs = bench.app_ports()
         new_in = [p for p in ins if p not in before[0]]
         new_out = [p for p in outs if p not in before[1]]
-        for name in new_in:
-            for other in bench.client.get_all_connections(name):
-                with contextlib.suppress(jack.JackError):
-                    bench.client.disconnect(other, name)
-            if connect and new_out:
-                bench.client.connect(new_out[0], name)
+        # a plain wiring client (no process callback); the harness's own client lives in a child
+        with jack.Client("voxwire", no_start_server=True) as client:
+            for name in new_in:
+                for other in client.get_all_connections(name):
+                    with contextlib.suppress(jack.JackError):
+                        client.disconnect(other, name)
+                if connect and new_out:
+                    client.connect(new_out[0], name)
 
     return wire
 

@@ -24,13 +24,14 @@ def wire_loopback(bench: JackHarness, before: tuple[list[str], list[str]], *, co
     new_in = [p for p in ins if p not in before[0]]
     new_out = [p for p in outs if p not in before[1]]
     assert new_in and new_out, (ins, outs)
-    client = bench.client
-    for name in new_in:
-        for other in client.get_all_connections(name):
-            with contextlib.suppress(jack.JackError):
-                client.disconnect(other, name)
-        if connect:
-            client.connect(new_out[0], name)
+    # a plain wiring client (no process callback) in this process; the harness's own lives elsewhere
+    with jack.Client("voxwire", no_start_server=True) as client:
+        for name in new_in:
+            for other in client.get_all_connections(name):
+                with contextlib.suppress(jack.JackError):
+                    client.disconnect(other, name)
+            if connect:
+                client.connect(new_out[0], name)
 
 
 @pytest.mark.jack
