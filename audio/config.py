@@ -64,6 +64,8 @@ class EngineConfig:
     callback; the worker sleeps every hop, and Linux caps real-time threads at 95% of a CPU."""
     late_margin: float = 1.2
     """Run the voice only if its recent (median) step time times this factor fits before the deadline."""
+    native_callback: bool = True
+    """Use the C audio callback (``audio/native.py``) when it can be built; False forces the Python one."""
 
     def __post_init__(self) -> None:
         if self.samplerate is not None and not 8000 <= self.samplerate <= 384000:

@@ -21,10 +21,11 @@ import threading
 import numpy as np
 import sounddevice as sd
 
+from audio import native as native_callback
 from audio.config import EngineConfig, EngineStats, LatencyBreakdown, LiveParams
 from audio.devices import DeviceError, DeviceInfo, check_config, mark_backend_lost
 from audio.ringbuffer import RingBuffer
-from audio.stream import DuplexIO, MonitorIO, open_duplex, open_monitor
+from audio.stream import DuplexIO, MonitorIO, NativeDuplexIO, open_duplex, open_monitor, shared_ring
 from audio.worker import VoicePipeline, Worker
 from models.base import PassthroughVoice, Voice
 
@@ -41,8 +42,9 @@ class Engine:
         self._lock = threading.Lock()  # start/stop/restart only; never taken on the audio path
         self._error: str | None = None
         self._running = False
-        self._io: DuplexIO | None = None
-        self._monitor_io: MonitorIO | None = None
+        self._io: DuplexIO | NativeDuplexIO | None = None
+        self._monitor_io: MonitorIO | NativeDuplexIO | None = None
+        self._native = False
         self._streams: list[sd.Stream | sd.OutputStream] = []
         self._worker: Worker | None = None
         self._rate = 0
@@ -68,6 +70,11 @@ class Engine:
         return self._voice
 
     @property
+    def native_callback(self) -> bool:
+        """Whether the running (or last) stream uses the C callback (else the Python one)."""
+        return self._native
+
+    @property
     def samplerate(self) -> int:
         """The device rate of the running (or last) stream, 0 before the first start."""
         return self._rate
@@ -91,14 +98,26 @@ class Engine:
             block = cfg.blocksize or cfg.hop
             self._fill = max(cfg.hop, block) + cfg.prefill
             capacity = max(int(cfg.ring_seconds * rate), 4 * self._fill)
-            io = DuplexIO(RingBuffer(capacity), RingBuffer(capacity, keep_timeline=True))
-            io.out.write(np.zeros(self._fill, dtype=np.float32))
-            monitor_ring = None
+            native = native_callback.load() if cfg.native_callback else None
+            self._native = native is not None
+            io: DuplexIO | NativeDuplexIO
+            monitor_ring: RingBuffer | None = None
             self._monitor_io = None
-            if dmon is not None:
-                monitor_ring = RingBuffer(capacity, keep_timeline=True)
+            if native is not None:
+                io = NativeDuplexIO(
+                    native, shared_ring(native, capacity), shared_ring(native, capacity, keep_timeline=True)
+                )
+                if dmon is not None:
+                    monitor_ring = shared_ring(native, capacity, keep_timeline=True)
+                    self._monitor_io = NativeDuplexIO(native, None, monitor_ring)
+            else:
+                io = DuplexIO(RingBuffer(capacity), RingBuffer(capacity, keep_timeline=True))
+                if dmon is not None:
+                    monitor_ring = RingBuffer(capacity, keep_timeline=True)
+                    self._monitor_io = MonitorIO(monitor_ring)
+            io.out.write(np.zeros(self._fill, dtype=np.float32))
+            if monitor_ring is not None:
                 monitor_ring.write(np.zeros(self._fill, dtype=np.float32))
-                self._monitor_io = MonitorIO(monitor_ring)
             self._io = io
             self._jack = any("JACK" in d.hostapi for d in (din, dout, dmon) if d is not None)
             worker = Worker(cfg, io, pipeline, self._params, rate, monitor_ring, self._fail)
@@ -110,11 +129,13 @@ class Engine:
                 self._close_streams()
                 self._forget_jack_if_gone()
                 raise DeviceError(f"Could not open the audio devices at {rate} Hz: {exc}.") from exc
-            sys.setswitchinterval(min(sys.getswitchinterval(), 0.0002))  # the callback needs the GIL soon
-            # A full GC pass holds the GIL for milliseconds and the callback waits on it: move every
-            # object alive now (models, voices, Qt) out of the collector's sight before streaming.
-            gc.collect()
-            gc.freeze()
+            if native is None:
+                # The Python callback needs the GIL every period: ask holders to hand it over soon,
+                # and move every object alive now (models, voices, Qt) out of the collector's sight,
+                # since a full GC pass holds the GIL for milliseconds.
+                sys.setswitchinterval(min(sys.getswitchinterval(), 0.0002))
+                gc.collect()
+                gc.freeze()
             worker.mark_started(self._fill)
             worker.start()
             try:

@@ -14,6 +14,8 @@ is what keeps the engine's lag constant when a hop arrives late.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -64,7 +66,7 @@ class RingBuffer:
         With ``keep_timeline``, frames for positions the reader already passed are skipped (they
         count as stored: they were simply too late to be heard).
         """
-        frames = x.reshape(len(x), -1) if x.ndim == 1 else x
+        frames = x[:, None] if x.ndim == 1 else x
         n = len(frames)
         start = 0
         if self.keep_timeline:
@@ -85,7 +87,7 @@ class RingBuffer:
 
         Missing frames are zero-filled and counted as an underrun.
         """
-        frames = out.reshape(len(out), -1) if out.ndim == 1 else out
+        frames = out[:, None] if out.ndim == 1 else out
         n = len(frames)
         count = min(n, max(0, self._written - self._read))
         self._copy_out(frames[:count], self._read % self.capacity)
@@ -115,3 +117,56 @@ class RingBuffer:
         np.copyto(dst[:first], self._data[pos : pos + first])
         if first < len(dst):
             np.copyto(dst[first:], self._data[: len(dst) - first])
+
+
+class SharedRingBuffer(RingBuffer):
+    """A :class:`RingBuffer` whose positions and counters live in one int64 array.
+
+    The C callback (``audio/vxcallback.c``) is the other side of such a ring: it gets pointers to
+    ``_data`` and ``idx`` and follows the same protocol. ``idx`` holds written, read, overruns,
+    underruns, dropped and missing frames; each side updates only its own entries, and a position
+    is published with a release store after the samples it covers (``publish``, the C library's
+    ``vx_store_release``; a plain store where no library is given).
+    """
+
+    FIELDS = ("_written", "_read", "overruns", "underruns", "dropped_frames", "missing_frames")
+
+    def __init__(
+        self, capacity: int, channels: int = 1, *, keep_timeline: bool = False, publish: Any = None
+    ) -> None:
+        self.idx = np.zeros(len(self.FIELDS), dtype=np.int64)
+        self._publish = publish
+        self._idx_ptr = self.idx.ctypes.data
+        super().__init__(capacity, channels, keep_timeline=keep_timeline)
+
+    def _set_position(self, slot: int, value: int) -> None:
+        if self._publish is not None:
+            self._publish(slot, value)
+        else:
+            self.idx[slot] = value
+
+
+def _position(slot: int) -> property:
+    def get(self: SharedRingBuffer) -> int:
+        return int(self.idx[slot])
+
+    def put(self: SharedRingBuffer, value: int) -> None:
+        self._set_position(slot, value)
+
+    return property(get, put)
+
+
+def _counter(slot: int) -> property:
+    def get(self: SharedRingBuffer) -> int:
+        return int(self.idx[slot])
+
+    def put(self: SharedRingBuffer, value: int) -> None:
+        self.idx[slot] = value
+
+    return property(get, put)
+
+
+SharedRingBuffer._written = _position(0)  # type: ignore[assignment]
+SharedRingBuffer._read = _position(1)  # type: ignore[assignment]
+for _slot, _name in enumerate(SharedRingBuffer.FIELDS[2:], start=2):
+    setattr(SharedRingBuffer, _name, _counter(_slot))

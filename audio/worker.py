@@ -28,7 +28,7 @@ from audio.config import EngineConfig, LiveParams, db_to_gain, level_db
 from audio.resample import StreamResampler
 from audio.ringbuffer import RingBuffer
 from audio.sola import crossfade, equal_gain_fade, equal_power_fade
-from audio.stream import DuplexIO, MonitorIO
+from audio.stream import AnyDuplexIO, AnyMonitorIO
 from models.base import Voice
 
 Mode = Literal["wet", "dry", "silence"]
@@ -157,7 +157,7 @@ class Worker:
     def __init__(
         self,
         config: EngineConfig,
-        io: DuplexIO,
+        io: AnyDuplexIO,
         pipeline: VoicePipeline,
         params: LiveParams,
         rate: int,
@@ -174,7 +174,7 @@ class Worker:
         self.monitor = monitor
         self.on_error = on_error
         self.stop_requested = False
-        self.monitor_io: MonitorIO | None = None
+        self.monitor_io: AnyMonitorIO | None = None
         self.monitor_shift = 0.0
         """(main output latency - monitor output latency) in frames, set by the engine."""
         self.target_fill = 0

@@ -8,6 +8,7 @@ output underflows and late hops. The load average before each run says how busy 
 Prints a markdown table.
 
     .venv/bin/python -m bench.xruns [--runs 3] [--seconds 20] [--hop 256] [--prefill 256]
+                                    [--callback c|python|both] [--load torch|gil]
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ RATE = 48000
 @dataclass
 class Row:
     run: int
+    callback: str
     load: float
     stream_xruns: int
     jack_xruns: int
@@ -49,12 +51,30 @@ def burn(stop: threading.Event) -> None:
         a = torch.tanh(a @ a.T / 256.0)
 
 
-def one_run(server: JackServer, run: int, seconds: float, hop: int, prefill: int) -> Row:
+def hog(stop: threading.Event) -> None:
+    """A GIL-holding load: sorting a big list is one C call that never releases the GIL (~30 ms)."""
+    data = [((i * 7919) % 100003) / 7.0 for i in range(200_000)]
+    while not stop.is_set():
+        sorted(data)
+
+
+LOADS = {"torch": burn, "gil": hog}
+
+
+def one_run(
+    server: JackServer,
+    run: int,
+    seconds: float,
+    hop: int,
+    prefill: int,
+    native: bool,
+    load_kind: str = "torch",
+) -> Row:
     """Engine + load thread + harness, as the loaded test does; returns the counts over the run."""
-    engine = Engine(EngineConfig(samplerate=RATE, hop=hop, prefill=prefill))
+    engine = Engine(EngineConfig(samplerate=RATE, hop=hop, prefill=prefill, native_callback=native))
     engine.start()
     stop = threading.Event()
-    loader = threading.Thread(target=burn, args=(stop,), daemon=True)
+    loader = threading.Thread(target=LOADS[load_kind], args=(stop,), daemon=True)
     loader.start()
     load = os.getloadavg()[0]
     try:
@@ -73,6 +93,7 @@ def one_run(server: JackServer, run: int, seconds: float, hop: int, prefill: int
     _, corr = measure_lag(x, rec[0])
     return Row(
         run,
+        "C" if engine.native_callback else "Python",
         load,
         after.xruns - before.xruns,
         jack_xruns,
@@ -88,6 +109,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--hop", type=int, default=256, help="engine hop = JACK period (frames)")
     parser.add_argument("--prefill", type=int, default=256)
+    parser.add_argument(
+        "--load", choices=sorted(LOADS), default="torch", help="the other thread: a torch loop or a GIL hog"
+    )
+    parser.add_argument(
+        "--callback",
+        choices=["c", "python", "both"],
+        default="c",
+        help="which audio callback (both: interleaved)",
+    )
     args = parser.parse_args()
     import torch
 
@@ -95,15 +125,22 @@ def main() -> int:
     pool = JackPool()
     try:
         server = pool.get(RATE, args.hop)
-        rows = [one_run(server, r, args.seconds, args.hop, args.prefill) for r in range(args.runs)]
+        kinds = {"c": [True], "python": [False], "both": [True, False]}[args.callback]
+        rows = [
+            one_run(server, r, args.seconds, args.hop, args.prefill, native, args.load)
+            for r in range(args.runs)
+            for native in kinds
+        ]
     finally:
         pool.close()
-    print(f"hop {args.hop} @ {RATE} Hz, prefill {args.prefill}, {args.seconds:g} s per run\n")
-    print("| run | load avg | stream xruns | JACK xruns | underflows | late hops | corr |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"hop {args.hop} @ {RATE} Hz, prefill {args.prefill}, {args.seconds:g} s per run, load: {args.load}\n"
+    )
+    print("| run | callback | load avg | stream xruns | JACK xruns | underflows | late hops | corr |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {r.run} | {r.load:.2f} | {r.stream_xruns} | {r.jack_xruns} | {r.underflows} "
+            f"| {r.run} | {r.callback} | {r.load:.2f} | {r.stream_xruns} | {r.jack_xruns} | {r.underflows} "
             f"| {r.late_hops} | {r.corr:.4f} |"
         )
     return 0

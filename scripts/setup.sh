@@ -9,6 +9,7 @@ APT_PACKAGES=(
   libportaudio2                    # PortAudio: the sounddevice wheel does not bundle it on Linux
   jackd2                           # JACK dummy server: the tests stream real audio through it
   espeak-ng                        # speaks test sentences
+  gcc libc6-dev                    # builds the C audio callback (audio/vxcallback.c)
   libglib2.0-0 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3   # Qt (offscreen)
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0
   libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 xvfb xauth                # Qt in a real X window
@@ -44,3 +45,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --no-deps -e .
   echo "$want" > "$stamp"
 fi
+# The C audio callback (audio/native.py): built once per source version; the app falls back to the
+# Python callback if this fails.
+.venv/bin/python -m audio.native >/dev/null || echo "[setup] C audio callback not built: the Python callback will be used"
