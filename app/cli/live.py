@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from audio import native
 from audio.config import EngineConfig, EngineStats, LiveParams
 from audio.devices import DeviceError, check_config
 from audio.engine import Engine
@@ -103,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
 def _loop(engine: Engine, seconds: float | None) -> int:
     stats = engine.stats()
     print(f"voice '{stats.voice_name}' at {stats.samplerate} Hz; planned latency {stats.planned.describe()}")
+    if not engine.native_callback:
+        why = native.unavailable_reason() or "disabled"
+        print(f"note: Python audio callback ({why}); the C callback is steadier under load", file=sys.stderr)
     start = time.monotonic()
     try:
         while engine.running and (seconds is None or time.monotonic() - start < seconds):
