@@ -20,6 +20,7 @@ import torch
 
 from models.checkpoint import FAIRSEQ_FOREIGN, KIND_DESCRIPTIONS, detect, safe_load
 from models.errors import ModelFormatError
+from models.memory import build_on_meta, load_assigned, release_memory
 
 from .hubert import HUBERT_BASE_CONV, ConvSpec, Hubert, HubertConfig, parse_conv_layers
 
@@ -112,7 +113,10 @@ def load_content_encoder(
     except ModelFormatError as err:
         raise _kind_error(path, "hubert", err) from None
     net = build_hubert(state, model_cfg, name)
-    return ContentEncoder(net, device=device, half=half)
+    del obj, state
+    encoder = ContentEncoder(net, device=device, half=half)
+    release_memory()
+    return encoder
 
 
 def _kind_error(path: str | Path, expected: str, err: ModelFormatError) -> ModelFormatError:
@@ -179,15 +183,16 @@ def _torchaudio_key(key: str) -> str:
 def build_hubert(state: Mapping[str, torch.Tensor], model_cfg: Mapping[str, Any], name: str) -> Hubert:
     """Infer the config, fold the positional-conv weight norm and load strictly."""
     cfg = infer_config(state, model_cfg, name)
-    weights = {k: v.float() for k, v in state.items() if k not in TRAINING_ONLY_KEYS}
+    # owned float32 copies, one tensor at a time (the file's mapping is released after loading)
+    weights = {k: v.to(torch.float32, copy=True) for k, v in state.items() if k not in TRAINING_ONLY_KEYS}
     weights = fold_pos_conv(weights, name)
     if cfg.extractor_mode == "layer_norm":
         weights = {
             re.sub(r"(conv_layers\.\d+)\.2\.(weight|bias)$", r"\1.2.1.\2", k): v for k, v in weights.items()
         }
-    net = Hubert(cfg)
+    net = build_on_meta(lambda: Hubert(cfg))
     try:
-        net.load_state_dict(weights, strict=True)
+        load_assigned(net, weights)
     except RuntimeError as err:
         missing, unexpected = _mismatch(net, weights)
         raise ModelFormatError(

@@ -17,6 +17,7 @@ from torch import nn
 
 from models.checkpoint import KIND_DESCRIPTIONS, detect, safe_load
 from models.errors import ModelFormatError
+from models.memory import build_on_meta, load_assigned, release_memory
 
 N_CLASSES = 360
 CENTS_OFFSET = 1997.3794084376191
@@ -364,12 +365,15 @@ def load_rmvpe(path: str | Path, device: str | torch.device = "cpu", half: bool 
         obj = obj["model"]
     if not isinstance(obj, dict) or not any(str(k).startswith("unet.encoder.") for k in obj):
         raise _kind_error(path)
+    # owned float32 copies, one tensor at a time (the file's mapping is released after loading)
     state = {
-        k: (v.float() if v.is_floating_point() else v) for k, v in obj.items() if isinstance(v, torch.Tensor)
+        k: v.to(torch.float32 if v.is_floating_point() else v.dtype, copy=True)
+        for k, v in obj.items()
+        if isinstance(v, torch.Tensor)
     }
-    net = E2E()
+    net = build_on_meta(E2E)
     try:
-        net.load_state_dict(state, strict=True)
+        load_assigned(net, state)
     except RuntimeError:
         expected = set(net.state_dict())
         missing = sorted(k for k in expected - set(state) if not k.endswith("num_batches_tracked"))
@@ -378,7 +382,10 @@ def load_rmvpe(path: str | Path, device: str | torch.device = "cpu", half: bool 
             f"{name} does not fit RMVPE E2E(4,1,(2,2)): missing {missing[:5]}, unexpected {unexpected[:5]}"
             + ("" if missing or unexpected else " (tensor shapes differ)")
         ) from None
-    return RMVPE(net, device=device, half=half)
+    del obj, state
+    rmvpe = RMVPE(net, device=device, half=half)
+    release_memory()
+    return rmvpe
 
 
 def _kind_error(path: str | Path) -> ModelFormatError:

@@ -11,6 +11,7 @@ import torch
 
 from models.checkpoint import ModelFile, inspect_file, strip_ddp_prefix
 from models.errors import ModelFormatError
+from models.memory import build_on_meta, release_memory
 from models.rvc.config import RvcConfig, from_community, infer_config_from_state_dict
 from models.rvc.net import SynthesizerTrn
 from models.rvc.weights import load_community_state_dict
@@ -130,15 +131,17 @@ def load_voice(path: str | Path, device: str | torch.device = "cpu", half: bool 
     Raises:
         ModelFormatError: unreadable, unsafe, wrong-kind or mismatching file (one line).
     """
-    mf, obj = inspect_file(path, RVC_KINDS)
+    mf, obj = inspect_file(path, RVC_KINDS, mmap=True)
     if mf.kind == "rvc":
         config, sd = _voice_file_parts(mf, obj)
     else:
         config, sd = _checkpoint_parts(mf, obj)
-    net = SynthesizerTrn(config)
+    net = build_on_meta(lambda: SynthesizerTrn(config))
     load_community_state_dict(net, sd, what=mf.path.name)
+    del obj, sd
     dev, dtype = _pick_device(device, half)
     net = net.to(device=dev, dtype=dtype).eval()
     for p in net.parameters():
         p.requires_grad_(False)
+    release_memory()
     return RvcModel(net, config, mf, dev, dtype)

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from models.errors import ModelFormatError
+from models.memory import load_assigned
 from models.rvc.net import weight_norm_modules
 
 OLD = ("weight_g", "weight_v")
@@ -120,7 +121,10 @@ def load_community_state_dict(model: nn.Module, sd: Mapping[str, Tensor], what: 
     bad = [k for k, v in sd.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
         raise ModelFormatError(f"{what} is damaged: non-finite values (NaN/inf) in {_describe(bad, 3)}")
-    model.load_state_dict(ours, strict=True)
+    if any(t.is_meta for t in model.parameters()):
+        load_assigned(model, ours)  # built by build_on_meta: take the tensors, no second copy
+    else:
+        model.load_state_dict(ours, strict=True)
 
 
 def community_state_dict(
