@@ -427,12 +427,63 @@ class Generator(nn.Module):
         noise: float = 0.0,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """``x [B, inter, T]``, ``g [B, gin, 1]``, ``f0 [B, T]`` Hz -> ``[B, 1, T*hop]``."""
+        """``x [B, inter, T]``, ``g [B, gin, 1]``, ``f0 [B, T]`` Hz -> ``[B, 1, T*hop]``.
+
+        Inputs longer than ``2 * window_frames`` are decoded in windows of ``window_frames``
+        with :meth:`context_frames` of real neighbours on each side, cut and joined: the same
+        samples (to float rounding) as one pass, with activation memory bounded by one window
+        instead of growing with the input (a 40 s segment needed ~1.5 GB in one pass).
+        """
         har = None
         if self.m_source is not None:
             if f0 is None:
                 raise ValueError("this f0 model needs pitchf (f0 in Hz per frame)")
             har = self.m_source(f0, self.upp, noise, generator).transpose(1, 2)  # [B,1,N]
+        n = x.shape[-1]
+        win = self.window_frames
+        if win <= 0 or n <= 2 * win or win < 2 * self.context_frames():
+            return self._decode(x, g, har)
+        ctx = self.context_frames()
+        size = win + 2 * ctx  # every window has this length: one set of conv shapes per input
+        parts = []
+        for a in range(0, n, win):
+            b = min(a + win, n)
+            lo = min(max(a - ctx, 0), n - size)
+            hi = lo + size
+            h = None if har is None else har[:, :, lo * self.upp : hi * self.upp]
+            y = self._decode(x[:, :, lo:hi], g, h)
+            parts.append(y[:, :, (a - lo) * self.upp : (b - lo) * self.upp])
+        return torch.cat(parts, dim=-1)
+
+    window_frames = 400
+    """Frames per decoding window for long inputs (0 = always one pass); at least twice
+    :meth:`context_frames`."""
+
+    def context_frames(self) -> int:
+        """Frames of context on each side beyond which a window's output no longer changes:
+        the decoder's receptive half-width (conv_pre, each upsampling and its widest residual
+        block, conv_post) in input frames, rounded up, plus a margin."""
+        up = 1  # output samples per frame at the current stage
+        half = (self.conv_pre.kernel_size[0] - 1) / 2
+        for i, layer in enumerate(self.ups):
+            assert isinstance(layer, nn.ConvTranspose1d)
+            half += layer.kernel_size[0] / (2 * layer.stride[0]) / up + 1 / up
+            up *= layer.stride[0]
+            blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
+            widest = 0.0
+            for blk in blocks:
+                if isinstance(blk, ResBlock1):
+                    convs = [*blk.convs1, *blk.convs2]
+                else:
+                    assert isinstance(blk, ResBlock2)
+                    convs = list(blk.convs)
+                widest = max(widest, sum((c.kernel_size[0] - 1) * c.dilation[0] / 2 for c in convs))
+            half += widest / up
+        half += (self.conv_post.kernel_size[0] - 1) / 2 / up
+        return math.ceil(half) + 8
+
+    def _decode(self, x: Tensor, g: Tensor, har: Tensor | None) -> Tensor:
+        """The conv stack on frames ``x`` with the matching excitation ``har`` [B, 1, T*hop]."""
         x = self.conv_pre(x) + self.cond(g)
         for i, up in enumerate(self.ups):
             x = up(F.leaky_relu(x, LRELU_SLOPE))
