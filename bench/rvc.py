@@ -100,8 +100,10 @@ def run_offline(args: argparse.Namespace) -> dict[str, float]:
     import numpy as np
     import torch
 
+    from models.memory import tune_for_file_conversion
     from models.rvc.inference import open_pipeline
 
+    tune_for_file_conversion()  # as 'voxshift convert' does
     torch.set_num_threads(args.threads)
     files = build_models(Path(args.cache))
     pipe = open_pipeline(
@@ -111,6 +113,7 @@ def run_offline(args: argparse.Namespace) -> dict[str, float]:
     n = int(args.offline * sr)
     t = np.arange(n) / sr
     x = (0.3 * np.sin(2 * np.pi * (150 + 30 * np.sin(2 * np.pi * 0.3 * t)) * t)).astype(np.float32)
+    del t
     base = peak_rss_mb()
     start = time.perf_counter()
     y, rate = pipe.convert_array(x, sr)

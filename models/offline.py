@@ -225,17 +225,31 @@ class _HopRunner:
 def _convert_whole(
     reader: sf.SoundFile, converter: ArrayConverter, report: ProgressCallback, stop: threading.Event
 ) -> Iterator[np.ndarray]:
-    """Whole-signal conversion through ``converter.convert_array``, back at the file rate."""
-    x = np.concatenate(list(_read_mono(reader, 1 << 16)))
+    """Whole-signal conversion through ``converter.convert_array``, back at the file rate.
+
+    Holds the signal once at the file rate (float32) and the converter's output; the way back
+    to the file rate is streamed in blocks to the writer.
+    """
+    x = np.empty(reader.frames, dtype=np.float32)
+    n = 0
+    for block in _read_mono(reader, 1 << 16):
+        x[n : n + block.shape[0]] = block
+        n += block.shape[0]
+    x = x[:n]
     report(0.05)
     if stop.is_set():
         raise ConversionCancelledError(f"{reader.name}: conversion cancelled.")
     y, sr_out = converter.convert_array(x, reader.samplerate)
+    del x
     if stop.is_set():
         raise ConversionCancelledError(f"{reader.name}: conversion cancelled.")
-    y = np.asarray(y, dtype=np.float64).reshape(-1)
-    if sr_out != reader.samplerate:
-        resampler = ChunkResampler(sr_out, reader.samplerate)
-        y = np.concatenate((resampler.push(y), resampler.flush()))
+    y = np.asarray(y, dtype=np.float32).reshape(-1)
     report(0.95)
-    yield y[: reader.frames]
+    if sr_out == reader.samplerate:
+        yield y[: reader.frames]
+        return
+    resampler = ChunkResampler(sr_out, reader.samplerate)
+    step = 1 << 16
+    for i in range(0, y.shape[0], step):
+        yield resampler.push(y[i : i + step])
+    yield resampler.flush()

@@ -57,6 +57,46 @@ def realtime_golden(reference_dir):
         return {k: z[k] for k in z.files}
 
 
+def test_file_conversion_holds_one_model_at_a_time(pipeline, reference_dir):
+    """Pitch, content and synthesis passes each load their model and free the others; a second
+    conversion reloads them (with the settings made on the pipeline) and gives the same samples."""
+    x, sr = sf.read(reference_dir / "pipeline_v2_40k.wav", dtype="float32")
+    synth, content, f0 = pipeline.synthesizer, pipeline.content, pipeline.f0
+    seen: list[tuple[str, bool, bool, bool]] = []
+
+    def loaded() -> tuple[bool, bool, bool]:
+        return synth._module is not None, content._encoder is not None, f0._estimate is not None
+
+    def watch(name, fn):
+        def wrapped(*args, **kwargs):
+            out = fn(*args, **kwargs)
+            seen.append((name, *loaded()))
+            return out
+
+        return wrapped
+
+    object.__setattr__(content, "extract", watch("extract", content.extract))
+    object.__setattr__(synth, "infer", watch("infer", lambda *a, **k: synth.get().infer(*a, **k)))
+    f0_inner = f0.factory
+    f0.factory = lambda method: watch("f0", f0_inner(method))
+    try:
+        first, _ = pipeline.convert_array(x, sr)
+        assert loaded() == (False, False, False)  # nothing held between conversions
+        second, _ = pipeline.convert_array(x, sr)
+    finally:
+        for obj, name in ((content, "extract"), (synth, "infer")):
+            object.__delattr__(obj, name)
+        f0.factory = f0_inner
+    # (pass, synthesizer loaded, content encoder loaded, pitch model loaded)
+    one_conversion = [
+        ("f0", False, False, True),
+        ("extract", False, True, False),
+        ("infer", True, False, False),
+    ]
+    assert seen == 2 * one_conversion
+    np.testing.assert_array_equal(first, second)
+
+
 def test_offline_end_to_end_from_wav(pipeline, pipeline_golden, reference_dir):
     g = pipeline_golden
     x, sr = sf.read(reference_dir / "pipeline_v2_40k.wav", dtype="float32")

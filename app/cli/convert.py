@@ -74,8 +74,11 @@ def resolve_converter(args: argparse.Namespace) -> tuple[str, Voice | ArrayConve
 
 def _rvc_converter(args: argparse.Namespace) -> tuple[str, ArrayConverter]:
     from models import files
+    from models.memory import tune_for_file_conversion
     from models.rvc.inference import open_pipeline
     from models.rvc.pipeline import PipelineConfig
+
+    tune_for_file_conversion()  # this process only converts files: bounded memory over long ones
 
     config = PipelineConfig(
         pitch=args.pitch,

@@ -17,6 +17,7 @@ import numpy as np
 
 from models.base import F0_METHODS, VoiceParams
 from models.errors import VoxshiftError
+from models.memory import release_memory
 from models.retrieval import load_index_or_none
 from models.rvc.pipeline import F0Estimator, PipelineConfig, RvcPipeline
 from models.rvc.realtime import RealtimeConfig, RealtimeCore, RvcRealtimeVoice
@@ -97,6 +98,87 @@ def _load_parts(voice_path: str | Path, hubert_path: str | Path, device: str) ->
     return model, content
 
 
+class LazyContentEncoder:
+    """A HuBERT/ContentVec file loaded on first use; ``release()`` frees it until the next use.
+
+    The offline pipeline releases it after its content pass, so a long conversion never holds
+    the content encoder and the pitch model at once.
+    """
+
+    def __init__(self, path: str | Path, device: str = "cpu") -> None:
+        self.path, self.device = Path(path), device
+        self._encoder: Any = None
+
+    def get(self) -> Any:
+        if self._encoder is None:
+            from models.content import load_content_encoder
+
+            self._encoder = load_content_encoder(self.path, device=self.device)
+        return self._encoder
+
+    def extract(self, wav16k: Any, layer: int, final_proj: bool = False) -> Any:
+        return self.get().extract(wav16k, layer, final_proj)
+
+    def release(self) -> None:
+        if self._encoder is not None:
+            self._encoder = None
+            release_memory()
+
+
+class LazySynthesizer:
+    """An RVC synthesizer loaded when used; ``release()`` frees it until the next use.
+
+    Behaves like the loaded module for the pipeline (``infer``, attributes); attributes set on
+    it (e.g. ``noise``) are kept and applied again after a reload.
+    """
+
+    def __init__(self, loader: Callable[[], Any], loaded: Any = None) -> None:
+        object.__setattr__(self, "_loader", loader)
+        object.__setattr__(self, "_module", loaded)
+        object.__setattr__(self, "_overrides", {})
+
+    def get(self) -> Any:
+        if self._module is None:
+            module = self._loader()
+            for name, value in self._overrides.items():
+                setattr(module, name, value)
+            object.__setattr__(self, "_module", module)
+        return self._module
+
+    def release(self) -> None:
+        if self._module is not None:
+            object.__setattr__(self, "_module", None)
+            release_memory()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.get(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._overrides[name] = value
+        if self._module is not None:
+            setattr(self._module, name, value)
+
+
+class LazyF0:
+    """A pitch estimator created on first call (``factory(method)``); ``release()`` frees it."""
+
+    def __init__(self, factory: Callable[[str], F0Estimator], method: str) -> None:
+        self.factory, self.method = factory, method
+        self._estimate: F0Estimator | None = None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self._estimate is None:
+            self._estimate = self.factory(self.method)
+        return self._estimate(x)
+
+    def release(self) -> None:
+        if self._estimate is not None:
+            self._estimate = None
+            release_memory()
+
+
 def open_pipeline(
     voice_path: str | Path,
     hubert_path: str | Path,
@@ -106,11 +188,40 @@ def open_pipeline(
     config: PipelineConfig | None = None,
     device: str = "cpu",
 ) -> RvcPipeline:
-    """An offline converter for one voice (``convert_array(x, sr) -> (y, rate)``)."""
-    model, content = _load_parts(voice_path, hubert_path, device)
-    f0 = make_f0_factory(rmvpe_path, device)(f0_method) if model.f0 else None
+    """An offline converter for one voice (``convert_array(x, sr) -> (y, rate)``).
+
+    The voice is loaded and checked now; the content encoder and the pitch model are checked now
+    (kind and presence, without loading). A conversion loads each model when its pass needs it
+    and frees it after, so only one of the three is in memory at a time.
+    """
+    from models.checkpoint import detect
+    from models.rvc import load_voice
+
+    if not Path(hubert_path).is_file():
+        raise MissingModelError(
+            f"RVC voices need the content encoder hubert_base.pt (not found: {hubert_path}); "
+            "run 'voxshift models' to see where to put it"
+        )
+    model = load_voice(voice_path, device=device)  # checked fully now, reloaded for synthesis
+    synthesizer = LazySynthesizer(
+        lambda: load_voice(voice_path, device=device).synthesizer, model.synthesizer
+    )
+    detect(hubert_path, expected=["hubert"])
+    content = LazyContentEncoder(hubert_path, device)
+    f0: F0Estimator | None = None
+    if model.f0:
+        factory = make_f0_factory(rmvpe_path, device)
+        if f0_method not in F0_METHODS:
+            raise ValueError(f"unknown f0 method {f0_method!r}; choose one of {', '.join(F0_METHODS)}")
+        if f0_method == "rmvpe":
+            if rmvpe_path is None or not Path(rmvpe_path).is_file():
+                factory("rmvpe")  # raises MissingModelError with the advice
+            else:
+                detect(rmvpe_path, expected=["rmvpe"])
+        f0 = LazyF0(factory, f0_method)
     index = load_index_or_none(index_path, dim=model.content_dim)
-    return RvcPipeline(model.synthesizer, model.sample_rate, model.version, content, f0, index, config)
+    lazy: Any = synthesizer  # stands in for the torch Module
+    return RvcPipeline(lazy, model.sample_rate, model.version, content, f0, index, config)
 
 
 def open_realtime_voice(

@@ -4,13 +4,16 @@
 rule, 48 Hz zero-phase high-pass, segments cut at quiet points (inputs over ``x_max`` seconds),
 1 s reflect padding per segment, f0 + key shift + coarse pitch, HuBERT/ContentVec features,
 retrieval blend, ×2 upsampling, protect, synthesis, trim, RMS envelope mix and the reference's
-int16 scaling. Memory is bounded by one segment (≤ ``x_max + 2·x_pad`` seconds) whatever the
-file length.
+int16 scaling. Working memory is that of one segment (cut near every ``long_center`` s for long
+inputs) plus the signal itself; the models run in three passes over the segments (pitch,
+content, synthesis), so lazily loaded encoders are held one at a time, and the decoder works in
+windows (``models.rvc.net.Generator``).
 
-The one deliberate difference from the reference: it tracks f0 over the whole padded file at
-once, which needs memory proportional to the file length; here f0 is tracked per segment, over
-the same padded samples the segment's synthesis uses. Single-segment inputs (≤ 41 s on the CPU
-config) are unaffected.
+Two deliberate differences from the reference, both for inputs longer than ``x_max`` (41 s
+on the CPU config) only: it tracks f0 over the whole padded file at once (memory proportional
+to the file length), here f0 is tracked per segment over the same padded samples the
+segment's synthesis uses; and it cuts near every 38 s, here near every ``long_center`` (10 s).
+Single-segment inputs are converted exactly as the reference does.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 import torch
 
 from models.errors import VoxshiftError
+from models.memory import release_memory
 from models.retrieval import FeatureIndex, blend
 from models.rvc import glue
 
@@ -64,7 +68,14 @@ class PipelineConfig:
     x_query: int = 6
     x_center: int = 38
     x_max: int = 41
-    """Inputs longer than this many seconds are split near every ``x_center`` seconds."""
+    """Inputs longer than this many seconds are split into segments."""
+    long_center: int | None = 10
+    """Segment spacing (seconds) for inputs longer than ``x_max``: cuts near every
+    ``min(x_center, long_center)`` seconds, searched within ``±min(x_query, spacing // 3)``.
+    The reference cuts near every ``x_center`` (38 s); shorter segments keep the memory of a
+    long conversion low (HuBERT's first conv and the encoder's attention grow with the segment),
+    at the cost of a few more seams at quiet points (each with 1 s of real context). None = as
+    the reference."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.index_rate <= 1.0:
@@ -77,6 +88,15 @@ class PipelineConfig:
             raise ValueError("need 0 < x_query < x_center < x_max")
         if self.x_pad < 1:
             raise ValueError("x_pad must be at least 1 second")
+        if self.long_center is not None and self.long_center < 3:
+            raise ValueError("long_center must be at least 3 seconds (or None)")
+
+    def split_spacing(self) -> tuple[int, int]:
+        """``(center, query)`` seconds used to cut an input longer than ``x_max``."""
+        if self.long_center is None:
+            return self.x_center, self.x_query
+        center = min(self.x_center, self.long_center)
+        return center, min(self.x_query, max(1, center // 3))
 
 
 @dataclass
@@ -181,25 +201,80 @@ class RvcPipeline:
             raise ValueError("the input has no samples")
         audio = glue.peak_normalize(audio)
         hp = glue.highpass(audio) if audio.size > 18 else audio.astype(np.float64)
+        del audio
         cfg = self.config
         sr16 = glue.SR_16K
-        cuts = glue.split_points(hp, sr16 * cfg.x_center, sr16 * cfg.x_query, sr16 * cfg.x_max)
-        pieces = []
+        center, query = cfg.split_spacing()
+        cuts = glue.split_points(hp, sr16 * center, sr16 * query, sr16 * cfg.x_max)
         bounds = self._segments(hp, cuts)
-        for i, (start, stop, n_frames) in enumerate(bounds):
-            if cancel is not None and cancel.is_set():
-                raise ConversionCancelledError("conversion cancelled")
-            if len(bounds) == 1:
-                seg = glue.reflect_pad(hp, self.t_pad)
-            else:
-                seg = _padded_slice(hp, start - self.t_pad, stop - self.t_pad, self.t_pad)
-            pieces.append(self._segment(seg, n_frames))
-            if progress is not None:
-                progress((i + 1) / len(bounds))
+        pieces = self._convert_segments(hp, bounds, progress, cancel)
         out = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+        del pieces
         if cfg.rms_mix_rate != 1:
             out, _, _ = glue.rms_mix(hp, out, self.model_rate, cfg.rms_mix_rate)
         return out
+
+    def _convert_segments(
+        self,
+        hp: np.ndarray,
+        bounds: list[tuple[int, int, int]],
+        progress: ProgressFn | None,
+        cancel: threading.Event | None,
+    ) -> list[np.ndarray]:
+        """Every segment's trimmed output, in three passes (pitch, content, synthesis).
+
+        Each pass runs one model over all segments; components with a ``release()`` method (the
+        lazily loaded models of :func:`models.rvc.inference.open_pipeline`) are released when
+        another pass runs, so a long conversion holds one model at a time. Only small
+        per-segment results (f0, content features) are kept between passes.
+        """
+        n = len(bounds)
+        passes = (2 if self.f0 is None else 3) * n
+        done = 0
+
+        def step() -> None:
+            nonlocal done
+            release_memory()  # hand the last segment's activations back to the OS
+            if cancel is not None and cancel.is_set():
+                raise ConversionCancelledError("conversion cancelled")
+            if done and progress is not None:
+                progress(done / passes)
+            done += 1
+
+        def segment(i: int) -> np.ndarray:
+            if n == 1:
+                return glue.reflect_pad(hp, self.t_pad)
+            start, stop, _ = bounds[i]
+            return _padded_slice(hp, start - self.t_pad, stop - self.t_pad, self.t_pad)
+
+        pitches: list[tuple[torch.Tensor | None, torch.Tensor | None]] = [(None, None)] * n
+        if self.f0 is not None:
+            _release(self.synthesizer, self.content)
+            for i in range(n):
+                step()
+                pitches[i] = self._pitch(segment(i), bounds[i][2])
+        _release(self.f0, self.synthesizer)
+        feats: list[torch.Tensor] = []
+        for i in range(n):
+            step()
+            feats.append(self.features(segment(i)))
+        _release(self.content)
+        pieces = []
+        for i in range(n):
+            step()
+            seg = segment(i)
+            trace = SegmentTrace(seg) if self.trace is not None else None
+            pitch, pitchf = pitches[i]
+            audio = self._vc(feats[i], len(seg), pitch, pitchf, trace)
+            feats[i] = torch.empty(0)  # free as we go
+            if self.trace is not None and trace is not None:
+                trace.f0 = None if pitchf is None else pitchf[0].numpy()
+                self.trace.append(trace)
+            pieces.append(audio[self.t_pad_tgt : len(audio) - self.t_pad_tgt])
+        _release(self.synthesizer)
+        if progress is not None:
+            progress(1.0)
+        return pieces
 
     # -- steps ---------------------------------------------------------------------------
     def _segments(self, hp: np.ndarray, cuts: list[int]) -> list[tuple[int, int, int]]:
@@ -216,19 +291,12 @@ class RvcPipeline:
         out.append((s, padded_len, p_len_total - s // glue.WINDOW))
         return out
 
-    def _segment(self, seg: np.ndarray, n_frames: int) -> np.ndarray:
-        """One padded segment (float64, 16 kHz) -> its trimmed output at the model rate."""
-        trace = SegmentTrace(seg) if self.trace is not None else None
-        pitch = pitchf = None
-        if self.f0 is not None:
-            f0 = glue.shift_f0(self.f0(seg.astype(np.float32)), self.config.pitch)[:n_frames]
-            pitch = torch.from_numpy(glue.coarse_pitch(f0)).long().unsqueeze(0)
-            pitchf = torch.from_numpy(f0.astype(np.float32)).unsqueeze(0)
-        audio = self.vc(seg, pitch, pitchf, trace)
-        if self.trace is not None and trace is not None:
-            trace.f0 = None if pitchf is None else pitchf[0].numpy()
-            self.trace.append(trace)
-        return audio[self.t_pad_tgt : len(audio) - self.t_pad_tgt]
+    def _pitch(self, seg: np.ndarray, n_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """f0 of a padded segment after the key shift -> ``(coarse [1, T] int64, Hz [1, T] float32)``."""
+        assert self.f0 is not None
+        f0 = glue.shift_f0(self.f0(seg.astype(np.float32)), self.config.pitch)[:n_frames]
+        pitch = torch.from_numpy(glue.coarse_pitch(f0)).long().unsqueeze(0)
+        return pitch, torch.from_numpy(f0.astype(np.float32)).unsqueeze(0)
 
     def features(self, seg: np.ndarray) -> torch.Tensor:
         """Padded segment ``[N]`` -> content features ``[1, T, C]`` (layer 9 + proj for v1, 12 for v2)."""
@@ -276,9 +344,19 @@ class RvcPipeline:
         trace: SegmentTrace | None = None,
     ) -> np.ndarray:
         """The reference ``Pipeline.vc`` on one padded segment -> float32 audio at the model rate."""
-        feats0 = self.features(seg)
+        return self._vc(self.features(seg), len(seg), pitch, pitchf, trace)
+
+    def _vc(
+        self,
+        feats0: torch.Tensor,
+        n_samples: int,
+        pitch: torch.Tensor | None,
+        pitchf: torch.Tensor | None,
+        trace: SegmentTrace | None = None,
+    ) -> np.ndarray:
+        """:meth:`vc` from the segment's content features."""
         feats, result = self.retrieve(feats0)
-        net_feats, p_len, pitch, pitchf = self.net_inputs(feats, feats0, len(seg), pitch, pitchf)
+        net_feats, p_len, pitch, pitchf = self.net_inputs(feats, feats0, n_samples, pitch, pitchf)
         audio = self.synthesize(net_feats, p_len, pitch, pitchf)
         if trace is not None:
             trace.pitch, trace.pitchf, trace.feats = pitch, pitchf, feats0
@@ -294,6 +372,14 @@ class RvcPipeline:
         with torch.inference_mode():
             out = self.synthesizer.infer(feats, lengths, pitch, pitchf, sid)  # type: ignore[operator]
         return out[0][0, 0].float().numpy()
+
+
+def _release(*components: object) -> None:
+    """Free the components' models now if they can reload themselves later (``open_pipeline``)."""
+    for component in components:
+        release = getattr(type(component), "release", None)
+        if callable(release):
+            release(component)
 
 
 def _padded_slice(hp: np.ndarray, start: int, stop: int, pad: int) -> np.ndarray:
