@@ -68,26 +68,16 @@ def release_memory() -> None:
         trim(0)
 
 
-_M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
-
-
-def tune_for_file_conversion(primitive_cache: int = 64, mmap_threshold: int = 1 << 20) -> None:
+def tune_for_file_conversion(primitive_cache: int = 256) -> None:
     """Settings for a process that converts files (``voxshift convert``), where every segment has
     a different length. Call before the first inference.
 
-    * oneDNN caches a compiled primitive (with its scratch memory) for every convolution shape it
-      sees, up to 1024 of them: over a long file that grew the process by ~35 MB per segment.
-      A small cache holds one model's layers; shapes that come back (realtime blocks) don't need
-      more. Set only if the user has not set ``ONEDNN_PRIMITIVE_CACHE_CAPACITY``.
-    * glibc raises its mmap threshold after large frees, so later large tensors come from the
-      heap and their pages are kept after ``free``; a fixed threshold returns every block of
-      ``mmap_threshold`` bytes or more to the OS when freed.
+    oneDNN caches a compiled primitive (with its scratch memory) for every convolution shape it
+    sees, up to 1024 of them: over a long file that grew the process by ~30 MB per segment.
+    256 entries hold every layer of the largest pass (the synthesizer has ~130 convolutions; a
+    cache smaller than that misses on every decoder window and recompiles, 2x slower) and drop
+    older segments' shapes. Set only if the user has not set ``ONEDNN_PRIMITIVE_CACHE_CAPACITY``.
+    (A fixed glibc mmap threshold also bounds the heap, but made conversion 2x slower through
+    page faults; :func:`release_memory` between segments does it for free.)
     """
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(primitive_cache))
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold))
-    except (OSError, AttributeError):  # not glibc
-        pass

@@ -230,16 +230,28 @@ def _convert_whole(
     Holds the signal once at the file rate (float32) and the converter's output; the way back
     to the file rate is streamed in blocks to the writer.
     """
-    x = np.empty(reader.frames, dtype=np.float32)
-    n = 0
-    for block in _read_mono(reader, 1 << 16):
-        x[n : n + block.shape[0]] = block
-        n += block.shape[0]
-    x = x[:n]
+    rate = reader.samplerate
+    want = getattr(converter, "input_rate", None)
+    if isinstance(want, int) and want != rate:
+        # the converter works at its own rate (RVC: 16 kHz): resample while reading, so the
+        # file-rate signal never sits in memory during the conversion
+        to_want = ChunkResampler(rate, want)
+        parts = [to_want.push(block).astype(np.float32) for block in _read_mono(reader, 1 << 16)]
+        parts.append(to_want.flush().astype(np.float32))
+        x = np.concatenate(parts)
+        del parts
+        rate = want
+    else:
+        x = np.empty(reader.frames, dtype=np.float32)
+        n = 0
+        for block in _read_mono(reader, 1 << 16):
+            x[n : n + block.shape[0]] = block
+            n += block.shape[0]
+        x = x[:n]
     report(0.05)
     if stop.is_set():
         raise ConversionCancelledError(f"{reader.name}: conversion cancelled.")
-    y, sr_out = converter.convert_array(x, reader.samplerate)
+    y, sr_out = converter.convert_array(x, rate)
     del x
     if stop.is_set():
         raise ConversionCancelledError(f"{reader.name}: conversion cancelled.")

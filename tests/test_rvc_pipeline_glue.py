@@ -7,6 +7,8 @@ replay components that check they receive exactly the golden inputs; everything 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -227,3 +229,27 @@ def test_long_input_is_split_at_quiet_points_and_stays_aligned():
         a, b = y_split[start : start + 20000], y_one[start : start + 20000]
         assert start + 20000 < n
         assert np.abs(a - b).max() < 0.02 * np.abs(b).max()
+
+
+def test_long_input_passes_keep_segments_in_memory_when_the_disk_is_full(monkeypatch):
+    """Between passes a long file's per-segment arrays go to a temporary folder; a full disk
+    falls back to memory and gives the same output."""
+    sr = 16000
+    t = np.arange(int(sr * 9.3)) / sr
+    x = ((0.5 + 0.4 * np.sin(2 * np.pi * 0.7 * t)) * np.sin(2 * np.pi * 230 * t)).astype(np.float32)
+    f0 = lambda a: np.full(1 + len(a) // 160, 120.0)  # noqa: E731
+    cfg = PipelineConfig(rms_mix_rate=0.5, x_query=1, x_center=3, x_max=4)
+    pipe = RvcPipeline(_HoldSynth(), 40000, "v2", _EnergyContent(), f0, None, cfg)
+    saved: list[str] = []
+    real_save = np.save
+    monkeypatch.setattr(np, "save", lambda path, a: (saved.append(str(path)), real_save(path, a)))
+    on_disk = pipe.convert_float(x, sr)
+    assert len(saved) == 2 * 4 and all("voxshift-" in p for p in saved)  # features + outputs
+    assert not any(Path(p).exists() for p in saved)  # cleaned up
+
+    def full(path, a):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "save", full)
+    in_memory = pipe.convert_float(x, sr)
+    np.testing.assert_array_equal(on_disk, in_memory)

@@ -127,10 +127,14 @@ def to_int16(y: np.ndarray) -> np.ndarray:
     y = np.asarray(y, dtype=np.float32)
     scale = 32768
     if y.size:
-        peak = np.abs(y).max() / np.float32(0.99)
+        peak = max(y.max(), -y.min()) / np.float32(0.99)  # = |y|.max(), without an |y| copy
         if peak > 1:
             scale = scale / peak
-    return (y * scale).astype(np.int16)
+    out = np.empty(y.shape, dtype=np.int16)
+    step = 1 << 20  # blockwise: no output-length float temporary
+    for i in range(0, y.size, step):
+        out[i : i + step] = y[i : i + step] * scale
+    return out
 
 
 def split_points(audio: np.ndarray, t_center: int, t_query: int, t_max: int) -> list[int]:

@@ -18,9 +18,11 @@ Single-segment inputs are converted exactly as the reference does.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -121,6 +123,10 @@ class RvcPipeline:
     ``index``: retrieval vectors or None.
     """
 
+    input_rate = glue.SR_16K
+    """The rate the conversion works at (other rates are resampled first; file conversion
+    resamples while reading, see ``models.offline``)."""
+
     def __init__(
         self,
         synthesizer: torch.nn.Module,
@@ -180,7 +186,12 @@ class RvcPipeline:
         rate = self.config.output_rate or self.model_rate
         if rate != self.model_rate:
             mixed = _resample(mixed, self.model_rate, rate)
-        return glue.to_int16(mixed).astype(np.float32) / np.float32(32768), rate
+        q = glue.to_int16(mixed)
+        del mixed
+        y = q.astype(np.float32)
+        del q
+        y /= np.float32(32768)  # in place: one output-length float array at a time
+        return y, rate
 
     def convert_float(
         self,
@@ -206,10 +217,10 @@ class RvcPipeline:
         sr16 = glue.SR_16K
         center, query = cfg.split_spacing()
         cuts = glue.split_points(hp, sr16 * center, sr16 * query, sr16 * cfg.x_max)
+        # every later use (f0, HuBERT, the RMS envelope) takes float32 values: keep half the bytes
+        hp = hp.astype(np.float32)
         bounds = self._segments(hp, cuts)
-        pieces = self._convert_segments(hp, bounds, progress, cancel)
-        out = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
-        del pieces
+        out = self._convert_segments(hp, bounds, progress, cancel)
         if cfg.rms_mix_rate != 1:
             out, _, _ = glue.rms_mix(hp, out, self.model_rate, cfg.rms_mix_rate)
         return out
@@ -220,8 +231,8 @@ class RvcPipeline:
         bounds: list[tuple[int, int, int]],
         progress: ProgressFn | None,
         cancel: threading.Event | None,
-    ) -> list[np.ndarray]:
-        """Every segment's trimmed output, in three passes (pitch, content, synthesis).
+    ) -> np.ndarray:
+        """All segments' trimmed outputs joined (float32), in three passes (pitch, content, synthesis).
 
         Each pass runs one model over all segments; components with a ``release()`` method (the
         lazily loaded models of :func:`models.rvc.inference.open_pipeline`) are released when
@@ -254,27 +265,32 @@ class RvcPipeline:
                 step()
                 pitches[i] = self._pitch(segment(i), bounds[i][2])
         _release(self.f0, self.synthesizer)
-        feats: list[torch.Tensor] = []
-        for i in range(n):
-            step()
-            feats.append(self.features(segment(i)))
-        _release(self.content)
-        pieces = []
-        for i in range(n):
-            step()
-            seg = segment(i)
-            trace = SegmentTrace(seg) if self.trace is not None else None
-            pitch, pitchf = pitches[i]
-            audio = self._vc(feats[i], len(seg), pitch, pitchf, trace)
-            feats[i] = torch.empty(0)  # free as we go
-            if self.trace is not None and trace is not None:
-                trace.f0 = None if pitchf is None else pitchf[0].numpy()
-                self.trace.append(trace)
-            pieces.append(audio[self.t_pad_tgt : len(audio) - self.t_pad_tgt])
-        _release(self.synthesizer)
+        with _Spill(n > 1) as feats, _Spill(n > 1) as pieces:
+            for i in range(n):
+                step()
+                feats.put(i, self.features(segment(i)).cpu().numpy())
+            _release(self.content)
+            for i in range(n):
+                step()
+                seg = segment(i)
+                trace = SegmentTrace(seg) if self.trace is not None else None
+                pitch, pitchf = pitches[i]
+                audio = self._vc(torch.from_numpy(feats.take(i)), len(seg), pitch, pitchf, trace)
+                if self.trace is not None and trace is not None:
+                    trace.f0 = None if pitchf is None else pitchf[0].numpy()
+                    self.trace.append(trace)
+                pieces.put(i, audio[self.t_pad_tgt : len(audio) - self.t_pad_tgt])
+                del audio
+            _release(self.synthesizer)
+            sizes = [pieces.size(i) for i in range(n)]
+            out = np.empty(sum(sizes), dtype=np.float32)  # filled piece by piece: no second copy
+            at = 0
+            for i, size in enumerate(sizes):
+                out[at : at + size] = pieces.take(i)
+                at += size
         if progress is not None:
             progress(1.0)
-        return pieces
+        return out
 
     # -- steps ---------------------------------------------------------------------------
     def _segments(self, hp: np.ndarray, cuts: list[int]) -> list[tuple[int, int, int]]:
@@ -372,6 +388,57 @@ class RvcPipeline:
         with torch.inference_mode():
             out = self.synthesizer.infer(feats, lengths, pitch, pitchf, sid)  # type: ignore[operator]
         return out[0][0, 0].float().numpy()
+
+
+class _Spill:
+    """Per-segment arrays kept between passes, in a temporary folder when ``to_disk`` (a long
+    file's features and outputs would otherwise add ~0.2 GB per 10 minutes to the peak), in
+    memory when not or when the disk refuses (full, read-only)."""
+
+    def __init__(self, to_disk: bool) -> None:
+        self.to_disk = to_disk
+        self.tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.memory: dict[int, np.ndarray] = {}
+
+    def __enter__(self) -> _Spill:
+        if self.to_disk:
+            try:
+                self.tmp = tempfile.TemporaryDirectory(prefix="voxshift-")
+            except OSError:
+                self.tmp = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.memory.clear()
+        if self.tmp is not None:
+            self.tmp.cleanup()
+
+    def _path(self, i: int) -> Path:
+        assert self.tmp is not None
+        return Path(self.tmp.name) / f"{i}.npy"
+
+    def put(self, i: int, a: np.ndarray) -> None:
+        if self.tmp is not None:
+            try:
+                np.save(self._path(i), a)
+                return
+            except OSError:
+                self._path(i).unlink(missing_ok=True)
+        self.memory[i] = np.array(a)
+
+    def size(self, i: int) -> int:
+        """Number of elements of entry ``i`` (reads only the header of a spilled array)."""
+        if i in self.memory:
+            return int(self.memory[i].size)
+        return int(np.load(self._path(i), mmap_mode="r").size)
+
+    def take(self, i: int) -> np.ndarray:
+        if i in self.memory:
+            return self.memory.pop(i)
+        path = self._path(i)
+        a = np.load(path)
+        path.unlink()
+        return a
 
 
 def _release(*components: object) -> None:
