@@ -46,19 +46,24 @@ def _frames(f0: np.ndarray, n_samples: int) -> np.ndarray:
     return np.pad(f0, (0, n - len(f0)))
 
 
+def _check_f0_method(method: str, rmvpe_path: str | Path | None) -> None:
+    """A known method, and ``rmvpe.pt`` present when the method is rmvpe."""
+    if method not in F0_METHODS:
+        raise ValueError(f"unknown f0 method {method!r}; choose one of {', '.join(F0_METHODS)}")
+    if method == "rmvpe" and (rmvpe_path is None or not Path(rmvpe_path).is_file()):
+        raise MissingModelError(
+            f"the rmvpe pitch tracker needs rmvpe.pt (not found: {rmvpe_path}); "
+            "run 'voxshift models' to see where to put it, or use --f0-method fcpe"
+        )
+
+
 def make_f0_factory(rmvpe_path: str | Path | None, device: str = "cpu") -> Callable[[str], F0Estimator]:
     """``method -> estimator`` over ``models.pitch.create_tracker`` (rmvpe needs ``rmvpe.pt``)."""
 
     def factory(method: str) -> F0Estimator:
         from models.pitch import create_tracker
 
-        if method not in F0_METHODS:
-            raise ValueError(f"unknown f0 method {method!r}; choose one of {', '.join(F0_METHODS)}")
-        if method == "rmvpe" and (rmvpe_path is None or not Path(rmvpe_path).is_file()):
-            raise MissingModelError(
-                f"the rmvpe pitch tracker needs rmvpe.pt (not found: {rmvpe_path}); "
-                "run 'voxshift models' to see where to put it, or use --f0-method fcpe"
-            )
+        _check_f0_method(method, rmvpe_path)
         tracker = create_tracker(method, device=device, rmvpe_path=rmvpe_path)
 
         def estimate(x: np.ndarray) -> np.ndarray:
@@ -82,18 +87,28 @@ def _live_f0_factory(rmvpe_path: str | Path | None, device: str) -> Callable[[st
     return factory
 
 
-def _load_parts(voice_path: str | Path, hubert_path: str | Path, device: str) -> tuple[Any, Any]:
-    from models.content import load_content_encoder
-    from models.rvc import load_voice
-
+def _require_hubert(hubert_path: str | Path) -> None:
     if not Path(hubert_path).is_file():
         raise MissingModelError(
             f"RVC voices need the content encoder hubert_base.pt (not found: {hubert_path}); "
             "run 'voxshift models' to see where to put it"
         )
+
+
+def _open_voice(voice_path: str | Path, device: str) -> Any:
+    from models.rvc import load_voice
+
     model = load_voice(voice_path, device=device)
     if model.is_training_checkpoint:
         log.info("%s is a training checkpoint; using its generator", Path(voice_path).name)
+    return model
+
+
+def _load_parts(voice_path: str | Path, hubert_path: str | Path, device: str) -> tuple[Any, Any]:
+    from models.content import load_content_encoder
+
+    _require_hubert(hubert_path)
+    model = _open_voice(voice_path, device)
     content = load_content_encoder(hubert_path, device=device)
     return model, content
 
@@ -197,12 +212,8 @@ def open_pipeline(
     from models.checkpoint import detect
     from models.rvc import load_voice
 
-    if not Path(hubert_path).is_file():
-        raise MissingModelError(
-            f"RVC voices need the content encoder hubert_base.pt (not found: {hubert_path}); "
-            "run 'voxshift models' to see where to put it"
-        )
-    model = load_voice(voice_path, device=device)  # checked fully now, reloaded for synthesis
+    _require_hubert(hubert_path)
+    model = _open_voice(voice_path, device)  # checked fully now, reloaded for synthesis
     synthesizer = LazySynthesizer(
         lambda: load_voice(voice_path, device=device).synthesizer, model.synthesizer
     )
@@ -210,15 +221,10 @@ def open_pipeline(
     content = LazyContentEncoder(hubert_path, device)
     f0: F0Estimator | None = None
     if model.f0:
-        factory = make_f0_factory(rmvpe_path, device)
-        if f0_method not in F0_METHODS:
-            raise ValueError(f"unknown f0 method {f0_method!r}; choose one of {', '.join(F0_METHODS)}")
-        if f0_method == "rmvpe":
-            if rmvpe_path is None or not Path(rmvpe_path).is_file():
-                factory("rmvpe")  # raises MissingModelError with the advice
-            else:
-                detect(rmvpe_path, expected=["rmvpe"])
-        f0 = LazyF0(factory, f0_method)
+        _check_f0_method(f0_method, rmvpe_path)
+        if f0_method == "rmvpe" and rmvpe_path is not None:  # present: checked just above
+            detect(rmvpe_path, expected=["rmvpe"])
+        f0 = LazyF0(make_f0_factory(rmvpe_path, device), f0_method)
     index = load_index_or_none(index_path, dim=model.content_dim)
     lazy: Any = synthesizer  # stands in for the torch Module
     return RvcPipeline(lazy, model.sample_rate, model.version, content, f0, index, config)

@@ -441,9 +441,9 @@ class Generator(nn.Module):
             har = self.m_source(f0, self.upp, noise, generator).transpose(1, 2)  # [B,1,N]
         n = x.shape[-1]
         win = self.window_frames
-        if win <= 0 or n <= 2 * win or win < 2 * self.context_frames():
+        ctx = self.context_frames() if win > 0 and n > 2 * win else 0
+        if ctx == 0 or win < 2 * ctx:
             return self._decode(x, g, har)
-        ctx = self.context_frames()
         size = win + 2 * ctx  # every window has this length: one set of conv shapes per input
         parts = []
         for a in range(0, n, win):
