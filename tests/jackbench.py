@@ -55,6 +55,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from multiprocessing.shared_memory import SharedMemory
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,8 @@ from audio.devices import release
 from tests import jackchild
 
 START_TIMEOUT_S = 10.0
+QUIET_RATE = 2.0  # host disturbances per second below which a recording is not made again
+WINDOW = 480  # 10 ms at 48 kHz: the unit in which recordings are compared with their input
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -195,6 +198,7 @@ class JackHarness:
         self._proc.start()
         child_conn.close()
         self._xruns = 0
+        self.disturbances: list[int] = []
         self._closed = False
         self._device_lag: int | None = None
         try:
@@ -291,8 +295,27 @@ class JackHarness:
         x = np.fft.irfft(spec, n)
         return (0.25 * x / np.sqrt(np.mean(x**2))).astype(np.float32)
 
-    def play_record(self, x: np.ndarray, tail: float = 0.5) -> np.ndarray:
-        """Play ``x`` into the app and record ``len(x) + tail`` seconds; returns ``[n_inputs, N]``."""
+    def play_record(self, x: np.ndarray, tail: float = 0.5, attempts: int = 1) -> np.ndarray:
+        """Play ``x`` into the app and record ``len(x) + tail`` seconds; returns ``[n_inputs, N]``.
+
+        ``self.disturbances`` then holds the recording positions (frames) of the cycles that followed
+        a JACK xrun or a gap in JACK's frame clock: there the host, not the app, may have lost audio
+        (see :func:`faithfulness`). With ``attempts > 1`` a recording that the host disturbed more
+        than :data:`QUIET_RATE` times a second is made again, up to ``attempts`` times in all, and
+        the least disturbed one is returned: on a busy 2-vCPU VM the dummy driver can run late
+        dozens of times a second for a while, then settle.
+        """
+        best: tuple[np.ndarray, list[int]] | None = None
+        for _ in range(max(1, attempts)):
+            rec = self._play_record_once(x, tail)
+            if best is None or len(self.disturbances) < len(best[1]):
+                best = (rec, self.disturbances)
+            if len(best[1]) <= QUIET_RATE * len(x) / self.server.rate:
+                break
+        rec, self.disturbances = best
+        return rec
+
+    def _play_record_once(self, x: np.ndarray, tail: float) -> np.ndarray:
         n = len(x) + int(tail * self.server.rate)
         timeout = n / self.server.rate * 3 + 10
         play_shm = SharedMemory(create=True, size=max(4 * n, 1))
@@ -304,7 +327,8 @@ class JackHarness:
             play[: len(x)] = x
             rec = np.ndarray((self.n_inputs, n), dtype=np.float32, buffer=rec_shm.buf)
             rec[:] = 0.0
-            finished = self._call(("play", play_shm.name, rec_shm.name, n, timeout), timeout=timeout + 10)
+            request = ("play", play_shm.name, rec_shm.name, n, timeout)
+            finished, self.disturbances = self._call(request, timeout=timeout + 10)
             if not finished:
                 raise RuntimeError("the JACK harness did not finish recording (server stalled?)")
             return rec.copy()
@@ -374,6 +398,100 @@ def window_correlations(x: np.ndarray, y: np.ndarray, lag: int, window: int = 48
     b = y[lag : lag + m].astype(np.float64).reshape(-1, window)
     denom = np.sqrt(np.sum(a * a, axis=1) * np.sum(b * b, axis=1))
     return np.sum(a * b, axis=1) / np.maximum(denom, 1e-20)
+
+
+@dataclass(frozen=True)
+class Faithfulness:
+    """How a recording matches its input, in :data:`WINDOW`-frame windows of the input."""
+
+    windows: int  # windows compared
+    undisturbed: int  # windows away from every host disturbance
+    bad: int  # undisturbed windows that do not match the input
+    correlation: float  # Pearson correlation over the undisturbed windows
+
+    def __str__(self) -> str:
+        return (
+            f"{self.bad} of {self.undisturbed} undisturbed windows differ "
+            f"({self.windows - self.undisturbed} of {self.windows} near a host xrun), "
+            f"correlation {self.correlation:.5f}"
+        )
+
+
+def disturbed_frames(n: int, lag: int, disturbances: list[int], period: int, spread: int = 0) -> np.ndarray:
+    """Per frame of the played input: True where a host disturbance may have changed what was heard.
+
+    A disturbance noted at recording position ``t`` (the cycle after an xrun: a client that did
+    not finish its cycle in time) may lose the input played at ``t`` (heard at ``t + lag``: input
+    frame ``t``) or the output recorded at ``t`` (input frame ``t - lag``); measured on this VM, JACK
+    may also repeat or skip a period of a late client's audio until it catches up, for up to the
+    whole lag, and the xrun callback runs a cycle or more after the xrun. So input frames
+    ``t - lag - margin .. t + margin`` are excluded, ``margin = 2 periods + 256 + spread`` (``spread``:
+    how far the voice smears a glitch, e.g. its resampler's and crossfade's length).
+    """
+    margin = 2 * period + 256 + spread
+    mask = np.zeros(n, dtype=bool)
+    for t in disturbances:
+        lo, hi = max(0, t - lag - margin), min(n, t + margin)
+        if hi > lo:
+            mask[lo:hi] = True
+    return mask
+
+
+def faithfulness(
+    x: np.ndarray,
+    y: np.ndarray,
+    lag: int,
+    disturbances: list[int],
+    period: int,
+    *,
+    sign: float = 1.0,
+    spread: int = 0,
+    threshold: float = 0.999,
+) -> Faithfulness:
+    """Compare ``y`` with ``sign * x`` delayed by ``lag`` window by window, apart from host glitches.
+
+    A window is bad when its correlation is at most ``threshold``; windows touching a frame of
+    :func:`disturbed_frames` are left out (the host, not the app, may have lost audio there).
+    """
+    corr = sign * window_correlations(x, y, lag)
+    m = len(corr) * WINDOW
+    near = disturbed_frames(m, lag, disturbances, period, spread).reshape(-1, WINDOW).any(axis=1)
+    keep = ~near
+    a = x[:m].astype(np.float64).reshape(-1, WINDOW)[keep]
+    b = sign * y[lag : lag + m].astype(np.float64).reshape(-1, WINDOW)[keep]
+    denom = np.sqrt(np.sum(a * a) * np.sum(b * b))
+    total = float(np.sum(a * b) / denom) if denom > 0 else 0.0
+    return Faithfulness(len(corr), int(keep.sum()), int(np.sum(keep & (corr <= threshold))), total)
+
+
+def assert_faithful(
+    x: np.ndarray,
+    y: np.ndarray,
+    lag: int,
+    disturbances: list[int],
+    period: int,
+    *,
+    engine_events: int = 0,
+    hop: int = 0,
+    sign: float = 1.0,
+    spread: int = 0,
+    min_undisturbed: float = 0.1,
+) -> Faithfulness:
+    """``y`` is ``sign * x`` delayed by exactly ``lag`` wherever the host did not glitch.
+
+    Every undisturbed window must match, except those an event the engine counted itself may
+    have hit (``engine_events``: late hops and output underflows while recording; each spoils at
+    most ``hop + period`` frames). At least ``min_undisturbed`` of the windows must be left to
+    check: a host too busy for that fails the test rather than letting it pass unchecked.
+    (``correlation`` in the report is informative only: the allowed windows may lower it.)
+    """
+    report = faithfulness(x, y, lag, disturbances, period, sign=sign, spread=spread)
+    assert report.undisturbed >= max(10, min_undisturbed * report.windows), (
+        f"host too busy to check: {report}"
+    )
+    allowed = engine_events * (-(-(hop + period + spread) // WINDOW) + 1)
+    assert report.bad <= allowed, f"{report}; the engine counted {engine_events} late or underflowing hops"
+    return report
 
 
 def fractional_delay(x: np.ndarray, delay: float, length: int) -> np.ndarray:

@@ -35,6 +35,9 @@ class ChildClient:
         self._pos = 0
         self._armed = False
         self._done = threading.Event()
+        self._seen_xruns = 0
+        self._last_time: int | None = None
+        self.disturbances: list[int] = []
         self.client.set_process_callback(self._process)
         self.client.set_xrun_callback(self._on_xrun)
         self.client.activate()
@@ -55,6 +58,7 @@ class ChildClient:
             out.fill(0.0)
             return
         pos, n = self._pos, len(self._play)
+        self._note_disturbance(pos, frames)
         k = max(0, min(frames, n - pos))
         out[:k] = self._play[pos : pos + k]
         out[k:] = 0.0
@@ -64,6 +68,19 @@ class ChildClient:
         if self._pos >= n:
             self._armed = False
             self._done.set()
+
+    def _note_disturbance(self, pos: int, frames: int) -> None:
+        """Remember the recording position of a cycle after an xrun or a gap in JACK's frame clock.
+
+        The xrun callback runs in JACK's notification thread, so an xrun shows up here at the next
+        cycle or a few later; the checks (``jackbench.disturbed_windows``) leave a margin for that.
+        """
+        now = self.client.last_frame_time
+        gap = self._last_time is not None and now - self._last_time != frames
+        self._last_time = now
+        if self.xruns != self._seen_xruns or gap:
+            self._seen_xruns = self.xruns
+            self.disturbances.append(pos)
 
     # -- commands -----------------------------------------------------------------------------
     def ports(self, pattern: str) -> list[str]:
@@ -123,18 +140,25 @@ class ChildClient:
             with contextlib.suppress(jack.JackError):
                 self.client.connect(src, dst)
 
-    def play(self, play_name: str, rec_name: str, n: int, timeout: float) -> bool:
-        """Play the shared block ``play_name`` (``[n]``), record into ``rec_name`` (``[n_inputs, n]``)."""
+    def play(self, play_name: str, rec_name: str, n: int, timeout: float) -> tuple[bool, list[int]]:
+        """Play the shared block ``play_name`` (``[n]``), record into ``rec_name`` (``[n_inputs, n]``).
+
+        Returns whether it finished and the recording positions of the cycles that followed an
+        xrun or a jump of JACK's frame clock.
+        """
         play_shm, rec_shm = SharedMemory(play_name), SharedMemory(rec_name)
         try:
             self._play = np.ndarray((n,), dtype=np.float32, buffer=play_shm.buf)
             self._rec = np.ndarray((len(self.inports), n), dtype=np.float32, buffer=rec_shm.buf)
             self._pos = 0
+            self._seen_xruns = self.xruns
+            self._last_time = None
+            self.disturbances = []
             self._done.clear()
             self._armed = True
             finished = self._done.wait(timeout=timeout)
             self._armed = False
-            return finished
+            return finished, list(self.disturbances)
         finally:
             self._play = np.zeros(0, dtype=np.float32)
             self._rec = np.zeros((len(self.inports), 0), dtype=np.float32)
