@@ -381,6 +381,14 @@ def measure_lag(x: np.ndarray, y: np.ndarray, max_lag: int | None = None) -> tup
     return lag, aligned_correlation(x, y, lag)
 
 
+def measure_lag_unsigned(x: np.ndarray, y: np.ndarray) -> int:
+    """Lag at which ``y`` best matches ``x`` or ``-x`` piece by piece: the cross-correlation of
+    their mean-removed squares (a recording that alternates copies and negated copies of the
+    input cancels out in a plain cross-correlation)."""
+    ex, ey = x.astype(np.float64) ** 2, y.astype(np.float64) ** 2
+    return measure_lag(ex - ex.mean(), ey - ey.mean())[0]
+
+
 def aligned_correlation(x: np.ndarray, y: np.ndarray, lag: int) -> float:
     """Pearson correlation of ``x`` with ``y`` shifted back by ``lag`` frames."""
     m = min(len(x), len(y) - lag)
@@ -420,18 +428,19 @@ class Faithfulness:
 def disturbed_frames(n: int, lag: int, disturbances: list[int], period: int, spread: int = 0) -> np.ndarray:
     """Per frame of the played input: True where a host disturbance may have changed what was heard.
 
-    A disturbance noted at recording position ``t`` (the cycle after an xrun: a client that did
-    not finish its cycle in time) may lose the input played at ``t`` (heard at ``t + lag``: input
-    frame ``t``) or the output recorded at ``t`` (input frame ``t - lag``); measured on this VM, JACK
-    may also repeat or skip a period of a late client's audio until it catches up, for up to the
-    whole lag, and the xrun callback runs a cycle or more after the xrun. So input frames
-    ``t - lag - margin .. t + margin`` are excluded, ``margin = 2 periods + 256 + spread`` (``spread``:
-    how far the voice smears a glitch, e.g. its resampler's and crossfade's length).
+    A disturbance noted at recording position ``t`` (the first cycle after an xrun: a client that
+    did not finish its cycle in time) may lose the input played in that cycle (input frames
+    ``t .. t + period``) or the output recorded around it (input frames near ``t - lag``); measured
+    on this VM, JACK may also repeat or skip a period of a late client's audio until it catches
+    up, for up to the whole lag, and the xrun callback reaches the harness a cycle or more after
+    the xrun (never before). So input frames ``t - lag - (2 periods + 256) .. t + period`` are
+    excluded, both ends widened by ``spread`` (how far the voice smears a glitch, e.g. its
+    resampler's and crossfade's length).
     """
-    margin = 2 * period + 256 + spread
+    before, after = lag + 2 * period + 256 + spread, period + spread
     mask = np.zeros(n, dtype=bool)
     for t in disturbances:
-        lo, hi = max(0, t - lag - margin), min(n, t + margin)
+        lo, hi = max(0, t - before), min(n, t + after)
         if hi > lo:
             mask[lo:hi] = True
     return mask
@@ -475,7 +484,7 @@ def assert_faithful(
     hop: int = 0,
     sign: float = 1.0,
     spread: int = 0,
-    min_undisturbed: float = 0.1,
+    min_undisturbed: float = 0.05,
 ) -> Faithfulness:
     """``y`` is ``sign * x`` delayed by exactly ``lag`` wherever the host did not glitch.
 

@@ -80,34 +80,57 @@ def test_llvc_runs_live_at_the_planned_latency(jack_server: Any, tmp_path: Path)
 
     r_in, r_out = StreamResampler(RATE, 16000), StreamResampler(16000, RATE)
     planned = after.planned.total * RATE
-    # Both sides are matched on the half second of x that the host disturbed least (JACK xruns
-    # repeat or drop periods of audio on a busy VM): s, a multiple of 3 (one 16 kHz frame).
+    # Both sides are matched on a half second of x away from the glitches of a busy VM: JACK
+    # xruns (the host repeats or drops periods of audio) and late hops (the engine drops a hop, so
+    # the voice's own input skips it). The least host-disturbed half second of each eighth of the
+    # run is a candidate; the best-matching one is checked (starts are multiples of 3: 16 kHz frames).
     near = disturbed_frames(len(x), round(planned), disturbances, PERIOD, spread=3 * voice.latency)
     span = RATE // 2
     counts = np.concatenate([[0], np.cumsum(near)])
-    starts = np.arange(0, len(x) - span, 3 * 160)
-    s = int(starts[np.argmin(counts[starts + span] - counts[starts])])
-    # input side: the 48 kHz index A (since the pipeline started) at which x[0] entered: the voice's
-    # input is r_in(stream); match it against r_in(zeros(p) + x) for the three phases p
     vin = voice.x[: voice.n]
-    fits = []
-    for p in range(3):
-        w = StreamResampler(RATE, 16000).process(np.concatenate([np.zeros(p, np.float32), x]))
-        lag, corr = measure_lag(w[s // 3 : s // 3 + 8000], vin)
-        fits.append((corr, 3 * (lag - s // 3) + p))
-    corr_in, A = max(fits)
+    z = StreamResampler(16000, RATE).process(voice.y[: voice.n])
+    phased = [
+        StreamResampler(RATE, 16000).process(np.concatenate([np.zeros(p, np.float32), x])) for p in range(3)
+    ]
+
+    def match(s: int) -> tuple[float, float, int, int]:
+        """(input correlation, output correlation, measured lag, A) for the half second at ``s``.
+
+        Input side: the 48 kHz index A (since the pipeline started) at which x[0] entered, as seen
+        from this half second: the voice's input is r_in(stream); match it against r_in(zeros(p) + x)
+        for the three phases p. Output side: the engine's output resampler applied to the voice's
+        output; the recording holds exactly these samples (rule weights: compare with the voice's
+        own output) at the measured lag.
+        """
+        fits = []
+        for p, w in enumerate(phased):
+            lag, corr = measure_lag(w[s // 3 : s // 3 + 8000], vin)
+            fits.append((corr, 3 * (lag - s // 3) + p))
+        corr_in, A = max(fits)
+        k0 = A + round(3 * r_in.delay + 3 * voice.latency + r_out.delay)  # x[0]'s conversion in z
+        measured, corr_out = measure_lag(z[k0 + s : k0 + s + span], rec[s : s + 2 * RATE])
+        return corr_in, corr_out, measured, A
+
+    part = (len(x) - span) // 8
+    candidates = []
+    for i in range(8):
+        starts = np.arange(i * part, (i + 1) * part, 3 * 160)
+        candidates.append(int(starts[np.argmin(counts[starts + span] - counts[starts])]))
+    results = {}
+    for s in candidates:
+        results[s] = match(s)
+        if min(results[s][:2]) > 0.99:
+            break
+    s, (corr_in, corr_out, measured, _) = max(results.items(), key=lambda kv: min(kv[1][:2]))
     xruns = (after.xruns - before.xruns, jack_xruns, after.late_hops - before.late_hops)
     detail = (
         f"load average {os.getloadavg()[0]:.1f}, xruns (stream, jack, late hops) {xruns}, "
-        f"matched from {s / RATE:.2f} s ({int(near[s : s + span].sum())} frames near a host xrun)"
+        f"matched from {s / RATE:.2f} s ({int(near[s : s + span].sum())} frames near a host xrun); "
+        f"candidates (start s: corr in, corr out, lag) "
+        f"{[(round(k / RATE, 2), round(v[0], 3), round(v[1], 3), v[2]) for k, v in results.items()]}"
     )
-    assert corr_in > 0.9, (fits, detail)
-    # output side: the engine's output resampler applied to the voice's output, from x[0] on
-    z = StreamResampler(16000, RATE).process(voice.y[: voice.n])
-    k0 = A + round(3 * r_in.delay + 3 * voice.latency + r_out.delay)  # where x[0]'s conversion sits in z
-    # the recording holds exactly these samples (rule weights: compare with the voice's own output)
-    measured, corr_out = measure_lag(z[k0 + s : k0 + s + span], rec[s : s + 2 * RATE])
-    assert corr_out > 0.9, (corr_out, measured, detail)
+    assert corr_in > 0.9, detail
+    assert corr_out > 0.9, detail
     assert abs(measured - planned) <= PERIOD, (measured, planned, after.planned, detail)
     assert after.planned.voice == pytest.approx(voice.latency / 16000)
     assert after.planned.resampler == pytest.approx(r_in.delay / 16000 + r_out.delay / RATE)
