@@ -321,6 +321,41 @@ def _padding(kernel: int, dilation: int) -> int:
     return (kernel * dilation - dilation) // 2
 
 
+def conv(layer: nn.Module, x: Tensor) -> Tensor:
+    """``layer(x)`` for ``x [B, C, T]``, or the same 1-D convolution on ``x [B, C, 1, T]`` (see
+    :func:`as_rows`) as a 2-D one over a single row, with the layer's weight viewed as
+    ``[out, in, 1, k]`` (no copy; weight norm and autograd unchanged).
+
+    On CPU, oneDNN runs convolutions on channels-last (NHWC) activations 1.3-2x faster than on
+    NCW ones, which it converts for every call (measured on the decoder's layers, 2 threads).
+    """
+    if x.dim() == 3:
+        return layer(x)
+    if not isinstance(layer, nn.Conv1d | nn.ConvTranspose1d) or isinstance(layer.padding, str):
+        raise TypeError(f"conv() takes a Conv1d/ConvTranspose1d with numeric padding, got {layer}")
+    w = layer.weight.unsqueeze(2)
+    stride, pad, dil = layer.stride[0], int(layer.padding[0]), layer.dilation[0]
+    if isinstance(layer, nn.ConvTranspose1d):
+        out_pad = layer.output_padding[0]
+        return F.conv_transpose2d(
+            x, w, layer.bias, (1, stride), (0, pad), (0, out_pad), layer.groups, (1, dil)
+        )
+    return F.conv2d(x, w, layer.bias, (1, stride), (0, pad), (1, dil), layer.groups)
+
+
+def as_rows(x: Tensor) -> Tensor:
+    """``[B, C, T]`` -> ``[B, C, 1, T]`` channels-last on CPU (the fast layout for :func:`conv`);
+    elsewhere ``x`` unchanged (cuDNN's NCW path is already fast)."""
+    if x.device.type != "cpu":
+        return x
+    return x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+
+
+def from_rows(x: Tensor) -> Tensor:
+    """Inverse of :func:`as_rows`: ``[B, C, T]``, contiguous."""
+    return x.squeeze(2).contiguous() if x.dim() == 4 else x
+
+
 class ResBlock1(nn.Module):
     """Three (dilated conv, conv) pairs with residual connections."""
 
@@ -334,8 +369,9 @@ class ResBlock1(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
+        """``[B, C, T]`` or ``[B, C, 1, T]`` (:func:`as_rows`) -> the same shape."""
         for c1, c2 in zip(self.convs1, self.convs2, strict=True):
-            x = x + c2(F.leaky_relu(c1(F.leaky_relu(x, LRELU_SLOPE)), LRELU_SLOPE))
+            x = x + conv(c2, F.leaky_relu(conv(c1, F.leaky_relu(x, LRELU_SLOPE)), LRELU_SLOPE))
         return x
 
 
@@ -349,8 +385,9 @@ class ResBlock2(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
+        """``[B, C, T]`` or ``[B, C, 1, T]`` (:func:`as_rows`) -> the same shape."""
         for c in self.convs:
-            x = x + c(F.leaky_relu(x, LRELU_SLOPE))
+            x = x + conv(c, F.leaky_relu(x, LRELU_SLOPE))
         return x
 
 
@@ -483,18 +520,24 @@ class Generator(nn.Module):
         return math.ceil(half) + 8
 
     def _decode(self, x: Tensor, g: Tensor, har: Tensor | None) -> Tensor:
-        """The conv stack on frames ``x`` with the matching excitation ``har`` [B, 1, T*hop]."""
-        x = self.conv_pre(x) + self.cond(g)
+        """The conv stack on frames ``x`` with the matching excitation ``har`` [B, 1, T*hop].
+
+        Runs on ``[B, C, 1, T]`` channels-last rows on CPU (:func:`as_rows`, :func:`conv`).
+        """
+        x = as_rows(x)
+        if har is not None:
+            har = as_rows(har)
+        x = conv(self.conv_pre, x) + as_rows(self.cond(g))
         for i, up in enumerate(self.ups):
-            x = up(F.leaky_relu(x, LRELU_SLOPE))
+            x = conv(up, F.leaky_relu(x, LRELU_SLOPE))
             if self.noise_convs is not None and har is not None:
-                x = x + self.noise_convs[i](har)
+                x = x + conv(self.noise_convs[i], har)
             blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
             xs = blocks[0](x)
             for blk in blocks[1:]:
                 xs = xs + blk(x)
             x = xs / self.num_kernels
-        return torch.tanh(self.conv_post(F.leaky_relu(x)))
+        return from_rows(torch.tanh(conv(self.conv_post, F.leaky_relu(x))))
 
 
 # ------------------------------------------------------------------------------------------
