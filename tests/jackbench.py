@@ -399,7 +399,7 @@ def aligned_correlation(x: np.ndarray, y: np.ndarray, lag: int) -> float:
     return float(np.sum(a * b) / denom) if denom > 0 else 0.0
 
 
-def window_correlations(x: np.ndarray, y: np.ndarray, lag: int, window: int = 480) -> np.ndarray:
+def window_correlations(x: np.ndarray, y: np.ndarray, lag: int, window: int = WINDOW) -> np.ndarray:
     """Correlation of ``x`` with ``y`` at ``lag`` in consecutive windows (finds glitches)."""
     m = min(len(x), len(y) - lag) // window * window
     a = x[:m].astype(np.float64).reshape(-1, window)
@@ -471,6 +471,11 @@ def faithfulness(
     denom = np.sqrt(np.sum(a * a) * np.sum(b * b))
     total = float(np.sum(a * b) / denom) if denom > 0 else 0.0
     return Faithfulness(len(corr), int(keep.sum()), int(np.sum(keep & (corr <= threshold))), total)
+
+
+def engine_events(before: Any, after: Any) -> int:
+    """Late hops plus output underflows the engine counted between two ``engine.stats()``."""
+    return after.late_hops - before.late_hops + after.output_underflows - before.output_underflows
 
 
 def assert_faithful(

@@ -11,7 +11,7 @@ from audio.config import EngineConfig, LiveParams
 from audio.engine import Engine
 from models.base import VoiceParams
 from models.builtin import create_voice
-from tests.jackbench import JackHarness, assert_faithful, measure_lag
+from tests.jackbench import JackHarness, assert_faithful, engine_events, measure_lag
 
 pytestmark = pytest.mark.jack
 RATE = 48000
@@ -83,7 +83,7 @@ def test_shift_at_zero_is_the_input_delayed_by_the_planned_lag(jack_server):
     lag, _ = measure_lag(x, rec[0])
     assert lag == round(stats.planned.total * RATE)
     assert lag - device_lag == 256 + 256 + voice.latency  # hop + prefill + the voice's own latency
-    events = stats.late_hops - before.late_hops + stats.output_underflows - before.output_underflows
+    events = engine_events(before, stats)
     # the input, unchanged, wherever neither the host nor a counted late hop glitched
     assert_faithful(
         x, rec[0], lag, bench.disturbances, 256, engine_events=events, hop=256, spread=voice.latency

@@ -24,6 +24,7 @@ from tests.jackbench import (
     JackHarness,
     aligned_correlation,
     assert_faithful,
+    engine_events,
     fractional_delay,
     measure_lag,
     measure_lag_unsigned,
@@ -71,8 +72,7 @@ def _run(engine: Engine, bench: JackHarness, seconds: float, seed: int = 0, outp
     x = bench.test_signal(seconds, seed=seed)
     before = engine.stats()
     rec = bench.play_record(x, tail=0.3, attempts=4)
-    after = engine.stats()
-    events = after.late_hops - before.late_hops + after.output_underflows - before.output_underflows
+    events = engine_events(before, engine.stats())
     return Take(x, rec, bench.disturbances, events, bench.server.period, engine.config.hop)
 
 
