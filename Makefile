@@ -19,6 +19,7 @@ lint: setup
 	$(VENV)/bin/mypy
 
 bench: setup
+	$(PY) bench/hostjitter.py
 	$(PY) bench/engine.py
 	$(PY) bench/llvc.py
 	$(PY) bench/rvc.py

@@ -4,8 +4,10 @@ Starts its own ``jackd -d dummy`` (period = hop), runs the engine (passthrough) 
 a one-thread torch loop, waits 1 s (warm-up), then streams seeded noise through the harness and
 counts, over the run: the stream's xrun flags, JACK's xrun callbacks (seen by the harness client),
 output underflows and late hops. The load average before each run says how busy the machine was
-(xruns on a shared machine say little about the code; compare runs taken at similar load).
-Prints a markdown table.
+and the share of CPU time the hypervisor took during the run ("steal" in /proc/stat, Linux) says
+how much the host itself was away (``bench/hostjitter.py`` measures what that does to a realtime
+thread's wake-ups). xruns on a shared machine say little about the code; compare runs taken at
+similar load and steal. Prints a markdown table.
 
     .venv/bin/python -m bench.xruns [--runs 3] [--seconds 20] [--hop 256] [--prefill 256]
                                     [--callback c|python|both] [--load torch|gil]
@@ -25,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from audio.config import EngineConfig
 from audio.engine import Engine
+from bench.hostjitter import cpu_times
 from tests.jackbench import JackHarness, JackPool, JackServer, measure_lag
 
 RATE = 48000
@@ -40,6 +43,7 @@ class Row:
     underflows: int
     late_hops: int
     corr: float
+    steal_pct: float
 
 
 def burn(stop: threading.Event) -> None:
@@ -77,6 +81,7 @@ def one_run(
     loader = threading.Thread(target=LOADS[load_kind], args=(stop,), daemon=True)
     loader.start()
     load = os.getloadavg()[0]
+    steal0 = cpu_times()
     try:
         time.sleep(1.0)
         with JackHarness(server) as bench:
@@ -90,6 +95,7 @@ def one_run(
         stop.set()
         loader.join(timeout=10)
         engine.stop()
+    steal1 = cpu_times()
     _, corr = measure_lag(x, rec[0])
     return Row(
         run,
@@ -100,6 +106,7 @@ def one_run(
         after.output_underflows - before.output_underflows,
         after.late_hops - before.late_hops,
         corr,
+        100.0 * (steal1[0] - steal0[0]) / max(1, steal1[1] - steal0[1]),
     )
 
 
@@ -136,12 +143,15 @@ def main() -> int:
     print(
         f"hop {args.hop} @ {RATE} Hz, prefill {args.prefill}, {args.seconds:g} s per run, load: {args.load}\n"
     )
-    print("| run | callback | load avg | stream xruns | JACK xruns | underflows | late hops | corr |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| run | callback | load avg | host steal % | stream xruns | JACK xruns | underflows "
+        "| late hops | corr |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {r.run} | {r.callback} | {r.load:.2f} | {r.stream_xruns} | {r.jack_xruns} | {r.underflows} "
-            f"| {r.late_hops} | {r.corr:.4f} |"
+            f"| {r.run} | {r.callback} | {r.load:.2f} | {r.steal_pct:.1f} | {r.stream_xruns} "
+            f"| {r.jack_xruns} | {r.underflows} | {r.late_hops} | {r.corr:.4f} |"
         )
     return 0
 
