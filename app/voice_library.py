@@ -195,33 +195,48 @@ class VoiceLibrary:
             shutil.rmtree(folder)
 
     def _install_voice(self, model: Path, detected: _Detected, extras: dict[str, Path]) -> VoiceEntry:
-        slug = self._free_slug(model.stem)
-        staging = Path(tempfile.mkdtemp(prefix=".import-", dir=self.root))
+        card: dict[str, Any] = {"name": model.stem, "kind": detected.kind, "details": detected.details}
         try:
-            card: dict[str, Any] = {
-                "name": model.stem,
-                "kind": detected.kind,
-                "details": detected.details,
-                "model": model.name,
-                "source": str(model),
-            }
-            shutil.copy2(model, staging / model.name)
-            for key, path in extras.items():
-                shutil.copy2(path, staging / path.name)
-                card[key] = path.name
-            (staging / CARD_FILE).write_text(json.dumps(card, indent=2), encoding="utf-8")
-            staging.rename(self.root / slug)
+            folder = write_voice_folder(self.root, model, card, extras)
         except OSError as err:
-            shutil.rmtree(staging, ignore_errors=True)
             raise VoiceImportError(f"could not copy {model.name} into {self.root}: {err}") from err
-        return self._read_card(self.root / slug / CARD_FILE)
+        return self._read_card(folder / CARD_FILE)
 
-    def _free_slug(self, stem: str) -> str:
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "voice"
-        slug, n = base, 2
-        while (self.root / slug).exists():
-            slug, n = f"{base}-{n}", n + 1
-        return slug
+
+def free_slug(root: Path, stem: str) -> str:
+    """A folder name under ``root`` made from ``stem``, not yet taken (``name``, ``name-2``, ...)."""
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "voice"
+    slug, n = base, 2
+    while (root / slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def write_voice_folder(
+    root: Path, model: Path, card: dict[str, Any], extras: dict[str, Path] | None = None
+) -> Path:
+    """Copy ``model`` and ``extras`` into a new ``<root>/<slug>/`` with a ``voice.json`` card.
+
+    ``card`` gets ``model``, ``source`` and one entry per extra (key -> file name). The folder is
+    staged under a hidden temporary name and renamed in one step, so the library never shows a
+    half-copied voice; a voice of the same name is kept and the new one gets ``-2``. Raises
+    ``OSError`` (nothing left behind) when the files cannot be written.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".import-", dir=root))
+    try:
+        card = {**card, "model": model.name, "source": str(model)}
+        shutil.copy2(model, staging / model.name)
+        for key, path in (extras or {}).items():
+            shutil.copy2(path, staging / path.name)
+            card[key] = path.name
+        (staging / CARD_FILE).write_text(json.dumps(card, indent=2), encoding="utf-8")
+        target = root / free_slug(root, model.stem)
+        staging.rename(target)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from app.voice_library import write_voice_folder
 from models.errors import VoxshiftError
 
-CARD_FILE = "voice.json"
 SAMPLE_SECONDS = 4.0
 """Length of the A/B sample cut from the first usable recording."""
 
@@ -42,32 +38,13 @@ def install_voice(library_dir: Path, voice: Path, index: Path | None = None) -> 
     """
     if not voice.is_file():
         raise InstallError(f"the trained voice {voice} does not exist")
+    card: dict[str, object] = {"name": voice.stem, "kind": "rvc", "details": _details(voice)}
+    extras = {"index": index} if index is not None and index.is_file() else {}
     try:
-        library_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".train-", dir=library_dir))
+        target = write_voice_folder(library_dir, voice, card, extras)
     except OSError as err:
-        raise InstallError(f"cannot write into the voice library {library_dir}: {err}") from err
-    try:
-        shutil.copy2(voice, staging / voice.name)
-        card: dict[str, object] = {
-            "name": voice.stem,
-            "kind": "rvc",
-            "model": voice.name,
-            "source": str(voice),
-        }
-        card["details"] = _details(voice)
-        if index is not None and index.is_file():
-            shutil.copy2(index, staging / index.name)
-            card["index"] = index.name
-        (staging / CARD_FILE).write_text(json.dumps(card, indent=2), encoding="utf-8")
-        target = library_dir / _free_slug(library_dir, voice.stem)
-        staging.rename(target)
-    except OSError as err:
-        shutil.rmtree(staging, ignore_errors=True)
         raise InstallError(f"could not copy {voice.name} into {library_dir}: {err}") from err
-    return InstalledVoice(
-        target, target / voice.name, target / index.name if "index" in card and index else None
-    )
+    return InstalledVoice(target, target / voice.name, target / extras["index"].name if extras else None)
 
 
 def _details(voice: Path) -> dict[str, str]:
@@ -79,14 +56,6 @@ def _details(voice: Path) -> dict[str, str]:
     except VoxshiftError:
         return {}
     return {str(k): str(v) for k, v in dict(getattr(found, "details", {}) or {}).items()}
-
-
-def _free_slug(root: Path, stem: str) -> str:
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "voice"
-    slug, n = base, 2
-    while (root / slug).exists():
-        slug, n = f"{base}-{n}", n + 1
-    return slug
 
 
 def cut_sample(source: Path, dst: Path, seconds: float = SAMPLE_SECONDS) -> Path:
