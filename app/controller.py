@@ -585,6 +585,25 @@ class AppController(QObject):
         self._messages.append(box)
         box.open()
 
+    def _watch_training(self, wizard: TrainingWizard) -> None:
+        """Keep the main window's training indicator in step with the wizard's trainer process."""
+        process, window = wizard.process, self.window
+        state = {"stage": "starting"}
+
+        def on_stage(event: Any) -> None:
+            state["stage"] = str(event.name)
+            window.show_training(f"Training: {state['stage']}…")
+
+        def on_progress(event: Any) -> None:
+            if event.total > 0:
+                pct = 100.0 * event.done / event.total
+                window.show_training(f"Training: {event.stage} {pct:.0f}%")
+
+        process.started.connect(lambda: window.show_training("Training: starting…"))
+        process.stage.connect(on_stage)
+        process.progress.connect(on_progress)
+        process.finished.connect(lambda _code: window.show_training(None))
+
     def open_training_wizard(self) -> TrainingWizard:
         """The training wizard (non-modal); a finished voice lands in this library and is listed."""
         from app.training import open_training_wizard
@@ -593,6 +612,7 @@ class AppController(QObject):
         if self._wizard is None or not (self._wizard.isVisible() or self._wizard.process.running):
             self._wizard = open_training_wizard(self.window, lambda: self.library.root)
             self._wizard.voice_ready.connect(lambda _path: self.reload_voices())
+            self._watch_training(self._wizard)
         self._wizard.show()
         self._wizard.raise_()
         self._wizard.activateWindow()
@@ -652,6 +672,7 @@ class AppController(QObject):
         w.convert_action.triggered.connect(self._add_files_dialog)
         w.about_action.triggered.connect(self.show_about)
         w.train_action.triggered.connect(self.open_training_wizard)
+        w.training.clicked.connect(self.open_training_wizard)
         w.measure_action.triggered.connect(self.measure_latency)
         w.data_folder_action.triggered.connect(
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.data_dir())))

@@ -65,6 +65,10 @@ class MainWindow(QMainWindow):
         self.talk = QPushButton("Talk (F9)")
         self.talk.setObjectName("pill")
         self.talk.setEnabled(False)
+        self.training = QPushButton()
+        self.training.setObjectName("trainingIndicator")
+        self.training.setToolTip("A voice is training in the background: click to show the training window")
+        self.training.hide()
         self.status = QLabel("Stopped")
         self.status.setObjectName("status")
         self.status.setWordWrap(True)
@@ -142,6 +146,14 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.about_action)
 
     # layout --------------------------------------------------------------------------------
+    def show_training(self, text: str | None) -> None:
+        """The header's training indicator: ``text`` (e.g. "Training: 42%"), or hidden for None."""
+        if text is None:
+            self.training.hide()
+            return
+        self.training.setText(text)
+        self.training.show()
+
     def _layout(self) -> QWidget:
         root = QWidget()
         outer = QVBoxLayout(root)
@@ -190,6 +202,7 @@ class MainWindow(QMainWindow):
         for w in (self.bypass, self.push_to_talk, self.talk):
             buttons.addWidget(w)
         buttons.addStretch(1)
+        buttons.addWidget(self.training)
         side.addLayout(buttons)
         side.addWidget(self.status)
         row.addLayout(side, 1)

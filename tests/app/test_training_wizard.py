@@ -330,3 +330,28 @@ def test_menu_shows_the_wizard_training_in_background(open_window, qtbot, tmp_pa
     with qtbot.waitSignal(wizard.process.finished, timeout=15000):
         wizard.process.stop()
     dispose(wizard)
+
+
+def test_main_window_shows_a_training_in_the_background(open_window, qtbot, tmp_path: Path) -> None:
+    """The header's indicator follows the trainer's events, reopens the wizard, and goes away."""
+    window, controller = open_window()
+    window.train_action.trigger()
+    wizard = controller._wizard
+    assert wizard is not None and window.training.isHidden()
+    events = [
+        '{"event": "stage", "name": "train"}',
+        '{"event": "progress", "stage": "train", "done": 3, "total": 12, "eta": null}',
+    ]
+    code = "import time; print(" + repr("\n".join(events)) + ", flush=True); time.sleep(60)"
+    wizard.process.start(
+        api.Job([sys.executable, "-c", code], dict(os.environ), tmp_path / "job.json", tmp_path)
+    )
+    qtbot.waitUntil(lambda: window.training.text() == "Training: train 25%", timeout=15000)
+    assert not window.training.isHidden()
+    assert not wizard.handle_close("background") and wizard.isHidden()
+    window.training.click()  # the indicator brings the running wizard back
+    assert controller._wizard is wizard and wizard.isVisible()
+    with qtbot.waitSignal(wizard.process.finished, timeout=15000):
+        wizard.process.stop()
+    assert window.training.isHidden()
+    dispose(wizard)
