@@ -151,7 +151,7 @@ class AppController(QObject):
         w.controls.set_gain_values(
             GainValues(s.input_gain_db, s.output_gain_db, s.monitor_gain_db, s.gate_db)
         )
-        w.controls.set_stream_values(StreamValues(s.block_ms, s.crossfade_ms, s.extra_ms))
+        w.controls.set_stream_values(StreamValues(s.block_ms, s.crossfade_ms, s.extra_ms, s.late_policy))
         w.conversions.set_output_folder(self.output_dir())
         self._fill_compute()
         self.populate_devices(restore=True)
@@ -259,6 +259,7 @@ class AppController(QObject):
             samplerate=rate,
             hop=hop,
             prefill=hop,
+            late_policy="silence" if self.settings.late_policy == "silence" else "dry",
         )
 
     def rescan_devices(self) -> None:
@@ -377,7 +378,9 @@ class AppController(QObject):
         self._push_live()
 
     def _on_stream(self, s: StreamValues) -> None:
-        self._update(block_ms=s.block_ms, crossfade_ms=s.crossfade_ms, extra_ms=s.extra_ms)
+        self._update(
+            block_ms=s.block_ms, crossfade_ms=s.crossfade_ms, extra_ms=s.extra_ms, late_policy=s.late_policy
+        )
         self._apply_devices()
         self._build_voice()
 

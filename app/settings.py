@@ -22,6 +22,10 @@ SETTINGS_VERSION = 2
 F0_METHODS = ("rmvpe", "fcpe", "crepe", "dsp")
 
 
+LATE_POLICIES = ("dry", "silence")
+"""What a dropped hop may play (``audio.config.EngineConfig.late_policy``)."""
+
+
 class Key(str, Enum):
     """Every QSettings key the app uses (one place, so renames go through migrate())."""
 
@@ -33,6 +37,7 @@ class Key(str, Enum):
     BLOCK_MS = "audio/block_ms"
     CROSSFADE_MS = "audio/crossfade_ms"
     EXTRA_MS = "audio/extra_ms"
+    LATE_POLICY = "audio/late_policy"
     INPUT_GAIN_DB = "live/input_gain_db"
     OUTPUT_GAIN_DB = "live/output_gain_db"
     MONITOR_GAIN_DB = "live/monitor_gain_db"
@@ -92,6 +97,8 @@ class AppSettings:
     """SOLA crossfade of chunked voices (RVC)."""
     extra_ms: float = 100.0
     """Extra left context a chunked voice sees per hop (RVC): quality against compute."""
+    late_policy: str = "dry"
+    """What a hop the voice cannot finish in time plays: "dry" (your real voice) or "silence"."""
     input_gain_db: float = 0.0
     output_gain_db: float = 0.0
     monitor_gain_db: float = 0.0
@@ -121,6 +128,7 @@ _FIELD_KEYS: dict[str, Key] = {
     "block_ms": Key.BLOCK_MS,
     "crossfade_ms": Key.CROSSFADE_MS,
     "extra_ms": Key.EXTRA_MS,
+    "late_policy": Key.LATE_POLICY,
     "input_gain_db": Key.INPUT_GAIN_DB,
     "output_gain_db": Key.OUTPUT_GAIN_DB,
     "monitor_gain_db": Key.MONITOR_GAIN_DB,
@@ -174,6 +182,8 @@ def load_settings(store: QSettings) -> AppSettings:
         if raw is None:
             continue
         values[name] = _coerce(raw, getattr(defaults, name), optional=name.endswith("_device"))
+    if values.get("late_policy") not in (None, *LATE_POLICIES):
+        del values["late_policy"]  # an edited or newer store: keep the default
     params_raw = store.value(Key.VOICE_PARAMS.value)
     if isinstance(params_raw, str) and params_raw:
         try:

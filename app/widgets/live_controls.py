@@ -35,6 +35,7 @@ class StreamValues:
     block_ms: float
     crossfade_ms: float
     extra_ms: float
+    late_policy: str = "dry"
 
 
 class ValueSlider(QWidget):
@@ -98,6 +99,14 @@ class LiveControls(QWidget):
         self.block = _spin(2.5, 500, 2.5, " ms")
         self.crossfade = _spin(0, 100, 1, " ms")
         self.extra = _spin(0, 2000, 10, " ms")
+        self.late_policy = QComboBox()
+        self.late_policy.addItem("Play your real voice", "dry")
+        self.late_policy.addItem("Play silence", "silence")
+        self.late_policy.setToolTip(
+            "When the computer cannot convert a block in time, that block is skipped (the latency\n"
+            "stays the same). Your real voice fills the gap, or silence: choose silence if nobody\n"
+            "may ever hear your real voice."
+        )
         self.restart_note = QLabel("Changing these restarts the stream (a short gap).")
         self.restart_note.setObjectName("hint")
         self.restart_note.setWordWrap(True)
@@ -130,6 +139,7 @@ class LiveControls(QWidget):
         form.addRow("Block (hop)", self.block)
         form.addRow("Crossfade", self.crossfade)
         form.addRow("Extra context", self.extra)
+        form.addRow("If the voice falls behind", self.late_policy)
         form.addRow(self.restart_note)
         for box in (voice, levels, stream):
             layout.addWidget(box)
@@ -143,6 +153,7 @@ class LiveControls(QWidget):
             w.value_changed.connect(lambda _v: self.gains_changed.emit(self.gain_values()))
         for spin in (self.block, self.crossfade, self.extra):
             spin.valueChanged.connect(lambda _v: self._stream_timer.start())
+        self.late_policy.currentIndexChanged.connect(lambda _i: self._stream_timer.start())
 
     # values --------------------------------------------------------------------------------
     def voice_settings(self) -> VoiceSettings:
@@ -160,7 +171,8 @@ class LiveControls(QWidget):
         )
 
     def stream_values(self) -> StreamValues:
-        return StreamValues(self.block.value(), self.crossfade.value(), self.extra.value())
+        policy = str(self.late_policy.currentData())
+        return StreamValues(self.block.value(), self.crossfade.value(), self.extra.value(), policy)
 
     def set_voice_settings(self, s: VoiceSettings) -> None:
         self.pitch.set_value(s.pitch)
@@ -186,6 +198,9 @@ class LiveControls(QWidget):
             spin.blockSignals(True)
             spin.setValue(value)
             spin.blockSignals(False)
+        self.late_policy.blockSignals(True)
+        self.late_policy.setCurrentIndex(max(0, self.late_policy.findData(s.late_policy)))
+        self.late_policy.blockSignals(False)
 
     def set_voice_kind(self, kind: str) -> None:
         """Model-only controls are greyed out for voices that ignore them."""

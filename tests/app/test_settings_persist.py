@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import QSettings
 
 from app.settings import SETTINGS_VERSION, AppSettings, Key, VoiceSettings, load_settings, save_settings
@@ -58,3 +59,29 @@ def test_migrate_from_version_1_and_tolerate_garbage(tmp_path):
     assert settings.params_for("builtin:shift") == VoiceSettings(pitch=5.0)
     assert int(store.value(Key.VERSION.value)) == SETTINGS_VERSION
     assert not store.contains("device/input")
+
+
+@pytest.mark.jack
+def test_late_policy_is_chosen_in_the_window_reaches_the_engine_and_survives_a_restart(
+    jack_server, open_window, qtbot
+):
+    jack_server(48000, 256)  # real devices, so the window builds an engine configuration
+    window, controller = open_window()
+    combo = window.controls.late_policy
+    assert combo.currentData() == "dry"  # the default: a skipped block plays the dry input
+    assert controller.engine.config.late_policy == "dry"
+    combo.setCurrentIndex(combo.findData("silence"))
+    qtbot.waitUntil(lambda: controller.settings.late_policy == "silence", timeout=5000)  # after edits settle
+    assert controller.engine.config.late_policy == "silence"  # handed to the engine
+    window.close()
+    window2, controller2 = open_window()
+    assert window2.controls.late_policy.currentData() == "silence"
+    assert controller2.engine.config.late_policy == "silence"
+
+
+def test_an_unknown_late_policy_in_the_store_keeps_the_default(tmp_path):
+    store = QSettings(str(tmp_path / "edited.ini"), QSettings.Format.IniFormat)
+    save_settings(store, AppSettings(block_ms=20.0))
+    store.setValue(Key.LATE_POLICY.value, "loud")
+    settings = load_settings(store)
+    assert settings.late_policy == "dry" and settings.block_ms == 20.0
