@@ -21,6 +21,7 @@ from app import paths
 from app.compute import CPU, ComputeDevice, gpu_warning, list_compute_devices
 from app.engine_model import EngineModel
 from app.file_convert import ConversionQueue, is_audio_file
+from app.hotkeys import GlobalKey
 from app.main_window import MainWindow
 from app.settings import AppSettings, load_settings, save_settings
 from app.versions import version_report
@@ -107,6 +108,10 @@ class AppController(QObject):
         self.voice_entry: VoiceEntry | None = None
         self._voice_token = 0
         self._ptt_down = False
+        self.global_ptt = GlobalKey(parent=self)
+        """push-to-talk while another app has focus (started while push-to-talk is on)"""
+        self.global_ptt_note = ""
+        """why push-to-talk works only while the window has focus ("" when it works everywhere)"""
         self._messages: list[QMessageBox] = []
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
@@ -138,6 +143,7 @@ class AppController(QObject):
         """called on the probe thread once the measurement stream runs (tests wire JACK there)"""
         self._restore()
         self._connect()
+        self._sync_global_ptt()
         self.engine.begin_polling()
 
     # restore -------------------------------------------------------------------------------
@@ -391,8 +397,19 @@ class AppController(QObject):
 
     def _on_ptt_mode(self, on: bool) -> None:
         self._update(push_to_talk=on)
+        self._sync_global_ptt()
         self._push_live()
         self._refresh_status()
+
+    def _sync_global_ptt(self) -> None:
+        """Listen to the push-to-talk key on the whole desktop while push-to-talk is on."""
+        if not self.settings.push_to_talk:
+            self.global_ptt.stop()
+            return
+        reason = self.global_ptt.start()
+        self.global_ptt_note = "" if reason is None else reason
+        where = "in any app" if reason is None else f"while this window has focus ({reason})"
+        self.window.push_to_talk.setToolTip(f"Silent unless F9 or the Talk button is held; F9 works {where}")
 
     def _on_ptt(self, down: bool) -> None:
         self._ptt_down = down
@@ -645,6 +662,7 @@ class AppController(QObject):
         """Stop audio and workers and write the settings (on window close)."""
         self._save_timer.stop()
         self.save()
+        self.global_ptt.stop()
         self.engine.shutdown()
         self.queue.shutdown()
         self._loader_thread.quit()
@@ -659,6 +677,7 @@ class AppController(QObject):
         w.bypass.toggled.connect(self._on_bypass)
         w.push_to_talk.toggled.connect(self._on_ptt_mode)
         w.talk_held.connect(self._on_ptt)
+        self.global_ptt.held.connect(self._on_ptt)
         for picker in (w.input_picker, w.output_picker, w.monitor_picker):
             picker.device_chosen.connect(lambda _key: self._apply_devices())
         w.monitor_enabled.toggled.connect(lambda _on: self._apply_devices())

@@ -3,6 +3,10 @@ so tests never read or write the user's settings, voices or log."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -46,3 +50,21 @@ def open_window(qtbot, data_dir: Path, settings_file: Path, tmp_path: Path) -> I
     for window in opened:
         if window.isVisible():
             window.close()
+
+
+@pytest.fixture
+def xvfb() -> Iterator[str]:
+    """An Xvfb server; yields its DISPLAY name."""
+    if shutil.which("Xvfb") is None:
+        pytest.fail("Xvfb is not installed (scripts/setup.sh installs it)")
+    display = f":{90 + os.getpid() % 500}"
+    proc = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)
+    assert proc.poll() is None, "Xvfb did not start"
+    yield display
+    proc.terminate()
+    proc.wait(timeout=10)

@@ -6,29 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def xvfb():
-    if shutil.which("Xvfb") is None:
-        pytest.fail("Xvfb is not installed (scripts/setup.sh installs it)")
-    display = f":{90 + os.getpid() % 500}"
-    proc = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(1.0)
-    assert proc.poll() is None, "Xvfb did not start"
-    yield display
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 @pytest.mark.jack
