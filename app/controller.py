@@ -108,7 +108,7 @@ class AppController(QObject):
         self.voice_entry: VoiceEntry | None = None
         self._voice_token = 0
         self._ptt_down = False
-        self.global_ptt = GlobalKey(parent=self)
+        self.global_ptt = GlobalKey(self.settings.ptt_key, parent=self)
         """push-to-talk while another app has focus (started while push-to-talk is on)"""
         self.global_ptt_note = ""
         """why push-to-talk works only while the window has focus ("" when it works everywhere)"""
@@ -152,6 +152,7 @@ class AppController(QObject):
         if s.geometry:
             w.restoreGeometry(s.geometry)
         w.bypass.setChecked(s.bypass)
+        w.set_ptt_key(s.ptt_key)
         w.push_to_talk.setChecked(s.push_to_talk)
         w.monitor_enabled.setChecked(s.monitor_enabled)
         w.controls.set_gain_values(
@@ -408,8 +409,41 @@ class AppController(QObject):
             return
         reason = self.global_ptt.start()
         self.global_ptt_note = "" if reason is None else reason
+        key = self.settings.ptt_key
         where = "in any app" if reason is None else f"while this window has focus ({reason})"
-        self.window.push_to_talk.setToolTip(f"Silent unless F9 or the Talk button is held; F9 works {where}")
+        self.window.push_to_talk.setToolTip(
+            f"Silent unless {key} or the Talk button is held; {key} works {where}"
+        )
+
+    def set_ptt_key(self, name: str) -> None:
+        """Use ``name`` (an ``app.hotkeys.PTT_KEYS`` name) as the push-to-talk key, here and globally."""
+        from app.hotkeys import PTT_KEYS
+
+        if name not in PTT_KEYS:
+            raise ValueError(f"unknown push-to-talk key {name!r}")
+        self._update(ptt_key=name)
+        self._on_ptt(False)  # a key held while switching must not leave the output open
+        self.window.set_ptt_key(name)
+        self.global_ptt.stop()
+        self.global_ptt.set_key(name)
+        self._sync_global_ptt()
+
+    def _choose_ptt_key(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        from app.hotkeys import PTT_KEYS
+
+        keys = list(PTT_KEYS)
+        name, ok = QInputDialog.getItem(
+            self.window,
+            "Push-to-talk key",
+            "Hold this key to talk (it works in other apps too, where the system allows it):",
+            keys,
+            keys.index(self.settings.ptt_key),
+            False,
+        )
+        if ok:
+            self.set_ptt_key(name)
 
     def _on_ptt(self, down: bool) -> None:
         self._ptt_down = down
@@ -443,7 +477,7 @@ class AppController(QObject):
         if not self.engine.running:
             w.set_status(f"Stopped · voice: {name}")
         elif s.push_to_talk and not self._ptt_down:
-            w.set_status(f"Live · {name} · muted (hold F9 or Talk)", "warn")
+            w.set_status(f"Live · {name} · muted (hold {s.ptt_key} or Talk)", "warn")
         elif s.bypass:
             w.set_status("Live · bypass (dry voice)", "warn")
         else:
@@ -696,6 +730,7 @@ class AppController(QObject):
         w.train_action.triggered.connect(self.open_training_wizard)
         w.training.clicked.connect(self.open_training_wizard)
         w.measure_action.triggered.connect(self.measure_latency)
+        w.ptt_key_action.triggered.connect(self._choose_ptt_key)
         w.data_folder_action.triggered.connect(
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.data_dir())))
         )

@@ -24,7 +24,33 @@ from PySide6.QtCore import QObject, Signal
 
 log = logging.getLogger(__name__)
 
-DEFAULT_KEY = "f9"
+DEFAULT_KEY = "F9"
+
+_NAMED = {"Scroll Lock": "scroll_lock", "Pause": "pause", "Insert": "insert", "Caps Lock": "caps_lock"}
+PTT_KEYS: tuple[str, ...] = (
+    *(f"F{i}" for i in range(1, 21)),
+    *_NAMED,
+    *(chr(c) for c in range(ord("A"), ord("Z") + 1)),
+    *(str(d) for d in range(10)),
+)
+"""The keys push-to-talk can use, by the name the app shows (single keys that Qt and pynput both
+name on every platform; not Space, which toggles the stream)."""
+
+
+def qt_key(name: str) -> int:
+    """The ``Qt.Key`` value of a :data:`PTT_KEYS` name (for the window's own key events)."""
+    from PySide6.QtCore import Qt
+
+    attr = {"Scroll Lock": "ScrollLock", "Caps Lock": "CapsLock"}.get(name, name)
+    return int(getattr(Qt.Key, f"Key_{attr}").value)
+
+
+def _pynput_key(keyboard: Any, name: str) -> Any:
+    if name in _NAMED:
+        return getattr(keyboard.Key, _NAMED[name])
+    if len(name) == 1:
+        return keyboard.KeyCode.from_char(name.lower())
+    return getattr(keyboard.Key, name.lower())
 
 
 def unavailable_reason() -> str | None:
@@ -37,12 +63,17 @@ def unavailable_reason() -> str | None:
 
 
 class GlobalKey(QObject):
-    """Watches one key on the whole desktop; ``held(bool)`` on every press and release."""
+    """Watches one key (a :data:`PTT_KEYS` name) on the whole desktop.
+
+    ``held(bool)`` is emitted on every change: True when the key goes down, False when it goes up.
+    """
 
     held = Signal(bool)
 
     def __init__(self, key: str = DEFAULT_KEY, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        if key not in PTT_KEYS:
+            raise ValueError(f"unknown push-to-talk key {key!r}")
         self.key_name = key
         self._listener: Any = None
         self._down = False
@@ -63,14 +94,22 @@ class GlobalKey(QObject):
             from pynput import keyboard
         except Exception as err:  # pynput raises ImportError or Xlib errors when it has no backend
             return f"the keyboard cannot be watched here ({type(err).__name__}: {err})"
-        target = getattr(keyboard.Key, self.key_name, None) or keyboard.KeyCode.from_char(self.key_name)
+        try:
+            target = _pynput_key(keyboard, self.key_name)
+        except AttributeError:  # e.g. Insert, Pause or Scroll Lock on macOS
+            return f"{self.key_name} cannot be watched on this system; pick another key"
+
+        def matches(key: Any) -> bool:
+            if isinstance(target, keyboard.KeyCode) and isinstance(key, keyboard.KeyCode):
+                return (key.char or "").lower() == target.char  # with or without Shift
+            return bool(key == target)
 
         def on_press(key: Any) -> None:
-            if key == target:
+            if matches(key):
                 self._set(True)
 
         def on_release(key: Any) -> None:
-            if key == target:
+            if matches(key):
                 self._set(False)
 
         try:
@@ -85,6 +124,15 @@ class GlobalKey(QObject):
         self._listener = listener
         log.info("global push-to-talk key: %s", self.key_name)
         return None
+
+    def set_key(self, key: str) -> str | None:
+        """Watch ``key`` from now on (restarts the listener if it runs); as :meth:`start`."""
+        if key not in PTT_KEYS:
+            raise ValueError(f"unknown push-to-talk key {key!r}")
+        running = self.active
+        self.stop()
+        self.key_name = key
+        return self.start() if running else None
 
     def stop(self) -> None:
         listener, self._listener = self._listener, None

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.hotkeys import qt_key
 from app.widgets.big_toggle import BigToggle
 from app.widgets.conversion_list import ConversionList
 from app.widgets.device_picker import DevicePicker
@@ -31,7 +32,6 @@ from app.widgets.meter import MeterPanel
 from app.widgets.voice_cards import VoiceCardList
 
 TOGGLE_SHORTCUTS = ("Space", "Ctrl+T")
-PTT_KEY = Qt.Key.Key_F9
 
 
 class MainWindow(QMainWindow):
@@ -61,10 +61,12 @@ class MainWindow(QMainWindow):
         self.bypass.setCheckable(True)
         self.bypass.setToolTip("Hear your dry voice (the voice is skipped, latency stays the same)")
         self.push_to_talk = QCheckBox("Push to talk")
-        self.push_to_talk.setToolTip("Silent unless F9 or the Talk button is held")
-        self.talk = QPushButton("Talk (F9)")
+        self.talk = QPushButton()
+        self.ptt_key = "F9"
+        self._ptt_qt_key = qt_key("F9")
         self.talk.setObjectName("pill")
         self.talk.setEnabled(False)
+        self.set_ptt_key("F9")
         self.training = QPushButton()
         self.training.setObjectName("trainingIndicator")
         self.training.setToolTip("A voice is training in the background: click to show the training window")
@@ -120,6 +122,7 @@ class MainWindow(QMainWindow):
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         self.quit_action.triggered.connect(self.close)
         self.about_action = QAction("About Voxshift", self)
+        self.ptt_key_action = QAction("Push-to-talk key…", self)
         self.measure_action = QAction("Measure latency…", self)
         self.measure_action.setToolTip(
             "Play a short noise burst through an output->input loopback and measure the round trip"
@@ -141,9 +144,16 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quit_action)
         tools_menu = self.menuBar().addMenu("&Tools")
         tools_menu.addAction(self.measure_action)
+        tools_menu.addAction(self.ptt_key_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self.log_action)
         help_menu.addAction(self.about_action)
+
+    def set_ptt_key(self, name: str) -> None:
+        """Use ``name`` (an ``app.hotkeys.PTT_KEYS`` name) as the push-to-talk key in this window."""
+        self.ptt_key, self._ptt_qt_key = name, qt_key(name)
+        self.talk.setText(f"Talk ({name})")
+        self.push_to_talk.setToolTip(f"Silent unless {name} or the Talk button is held")
 
     # layout --------------------------------------------------------------------------------
     def show_training(self, text: str | None) -> None:
@@ -267,14 +277,14 @@ class MainWindow(QMainWindow):
             self.files_dropped.emit(files)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
-        if event.key() == PTT_KEY and self.push_to_talk.isChecked():
+        if event.key() == self._ptt_qt_key and self.push_to_talk.isChecked():
             if not event.isAutoRepeat():
                 self.talk_held.emit(True)
             return
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
-        if event.key() == PTT_KEY and self.push_to_talk.isChecked():
+        if event.key() == self._ptt_qt_key and self.push_to_talk.isChecked():
             if not event.isAutoRepeat():
                 self.talk_held.emit(False)
             return

@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QSettings
 
 from app import paths
+from app.hotkeys import PTT_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class Key(str, Enum):
     GATE_DB = "live/gate_db"
     BYPASS = "live/bypass"
     PUSH_TO_TALK = "live/push_to_talk"
+    PTT_KEY = "live/ptt_key"
     VOICE = "voice/current"
     VOICE_PARAMS = "voice/params_json"
     COMPUTE_DEVICE = "compute/device"
@@ -105,6 +107,8 @@ class AppSettings:
     gate_db: float = -60.0
     bypass: bool = False
     push_to_talk: bool = False
+    ptt_key: str = "F9"
+    """The push-to-talk key (an ``app.hotkeys.PTT_KEYS`` name)."""
     voice: str = "builtin:passthrough"
     compute_device: str = "cpu"
     output_dir: str = ""
@@ -135,6 +139,7 @@ _FIELD_KEYS: dict[str, Key] = {
     "gate_db": Key.GATE_DB,
     "bypass": Key.BYPASS,
     "push_to_talk": Key.PUSH_TO_TALK,
+    "ptt_key": Key.PTT_KEY,
     "voice": Key.VOICE,
     "compute_device": Key.COMPUTE_DEVICE,
     "output_dir": Key.OUTPUT_DIR,
@@ -184,6 +189,8 @@ def load_settings(store: QSettings) -> AppSettings:
         values[name] = _coerce(raw, getattr(defaults, name), optional=name.endswith("_device"))
     if values.get("late_policy") not in (None, *LATE_POLICIES):
         del values["late_policy"]  # an edited or newer store: keep the default
+    if values.get("ptt_key") not in (None, *PTT_KEYS):
+        del values["ptt_key"]
     params_raw = store.value(Key.VOICE_PARAMS.value)
     if isinstance(params_raw, str) and params_raw:
         try:

@@ -1,9 +1,10 @@
-"""Child of test_global_ptt.py, run with DISPLAY set to an Xvfb server.
+"""Child of test_global_ptt.py, run with DISPLAY set to an Xvfb server: ``global_key_child KEY``.
 
-Another X client (a plain window made here with python-xlib) takes the keyboard focus, F9 is
-pressed and released through the XTEST extension (as a real keyboard would type it), and the
-script prints one JSON line: what ``GlobalKey`` emitted, and whether the focused window still got
-the key (the listener only observes).
+Another X client (a plain window made here with python-xlib) takes the keyboard focus, KEY (an
+``app.hotkeys.PTT_KEYS`` name) is pressed and released through the XTEST extension (as a real
+keyboard would type it), after another key (F4), and the script prints one JSON line: what
+``GlobalKey`` emitted, and whether the focused window still got the key (the listener only
+observes).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from app.hotkeys import GlobalKey
 def main() -> int:
     app = QCoreApplication(sys.argv[:1])
     held: list[bool] = []
-    key = GlobalKey("f9")
+    name = sys.argv[1]
+    key = GlobalKey(name)
     key.held.connect(held.append)
     reason = key.start()
     if reason is not None:
@@ -37,7 +39,9 @@ def main() -> int:
     time.sleep(0.2)
     game.set_input_focus(X.RevertToParent, X.CurrentTime)
     d.sync()
-    code = d.keysym_to_keycode(XK.string_to_keysym("F9"))
+    keysym = XK.string_to_keysym(name.replace(" ", "_"))
+    code = d.keysym_to_keycode(keysym)
+    other = d.keysym_to_keycode(XK.string_to_keysym("F4"))  # another key: must not count
 
     def pump(seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -46,6 +50,8 @@ def main() -> int:
             time.sleep(0.01)
 
     pump(0.3)
+    xtest.fake_input(d, X.KeyPress, other)
+    xtest.fake_input(d, X.KeyRelease, other)
     xtest.fake_input(d, X.KeyPress, code)
     d.sync()
     pump(0.5)

@@ -79,9 +79,11 @@ def test_late_policy_is_chosen_in_the_window_reaches_the_engine_and_survives_a_r
     assert controller2.engine.config.late_policy == "silence"
 
 
-def test_an_unknown_late_policy_in_the_store_keeps_the_default(tmp_path):
+def test_an_unknown_late_policy_or_talk_key_in_the_store_keeps_the_default(tmp_path):
     store = QSettings(str(tmp_path / "edited.ini"), QSettings.Format.IniFormat)
     save_settings(store, AppSettings(block_ms=20.0))
     store.setValue(Key.LATE_POLICY.value, "loud")
+    store.setValue(Key.PTT_KEY.value, "Space")
     settings = load_settings(store)
     assert settings.late_policy == "dry" and settings.block_ms == 20.0
+    assert settings.ptt_key == "F9"
