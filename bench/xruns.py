@@ -150,7 +150,7 @@ def main() -> int:
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {r.run} | {r.callback} | {r.load:.2f} | {r.steal_pct:.1f} | {r.stream_xruns} "
+            f"| {r.run} | {r.callback} | {r.load:.2f} | {r.steal_pct:.2f} | {r.stream_xruns} "
             f"| {r.jack_xruns} | {r.underflows} | {r.late_hops} | {r.corr:.4f} |"
         )
     return 0
