@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from models.base import PassthroughVoice
 from tests.audio.voices import InvertVoice
 from tests.jackbench import (
     JackHarness,
+    StallProbe,
     aligned_correlation,
     assert_faithful,
     engine_events,
@@ -255,13 +257,15 @@ def test_monitor_gets_the_same_converted_signal(engine_factory):
 
 @pytest.mark.slow
 def test_20_s_under_torch_load_keeps_the_planned_lag(engine_factory):
-    """20 s of passthrough while another thread runs a torch loop: the lag stays the planned one.
+    """20 s of passthrough while another thread runs a torch loop: the lag stays the planned one,
+    and when the host let the CPUs run, not one xrun, underflow or late hop after the warm-up.
 
-    Zero xruns is not asserted here: on this 2-vCPU VM the host takes the CPUs away for
-    milliseconds, so that even a realtime thread doing nothing misses a 5.33 ms deadline up to
-    8 times a second (``bench/hostjitter.py``, in step with the hypervisor's steal share); any JACK
-    graph there gets xruns, whatever its clients do. See the engine's Known limits in
-    docs/readme/engine.md and ``bench/xruns.py``.
+    On this 2-vCPU VM the host now and then takes a CPU away for milliseconds (a realtime thread
+    doing nothing then misses a 5.33 ms deadline, up to 8 times a second when the host is busy:
+    ``bench/hostjitter.py``), and any JACK graph then gets xruns whatever its clients do. A
+    :class:`StallProbe` watches the CPUs during the run: if none stalled for half a period, every
+    xrun would be the engine's, and zero is asserted; after a host stall the rest is asserted and a
+    warning says why zero could not be. See docs/readme/engine.md (Known limits), ``bench/xruns.py``.
     """
     import torch
 
@@ -282,17 +286,27 @@ def test_20_s_under_torch_load_keeps_the_planned_lag(engine_factory):
         with JackHarness(server) as bench:
             bench.connect_app((0,))
             time.sleep(1.0)  # the harness's ports joining the graph is part of the warm-up
-            before, jack_before = engine.stats(), bench.xruns
             x = bench.test_signal(20.0)
-            rec = bench.play_record(x, tail=0.3)
-            after = engine.stats()
-            jack_xruns = bench.xruns - jack_before
+            with StallProbe() as host:
+                before, jack_before = engine.stats(), bench.xruns
+                rec = bench.play_record(x, tail=0.3)
+                after, jack_after = engine.stats(), bench.xruns
     finally:
         stop.set()
         loader.join(timeout=10)
         torch.set_num_threads(threads)
     lag, corr = measure_lag(x, rec[0])
-    detail = (after.xruns - before.xruns, jack_xruns, after.late_hops - before.late_hops)
+    counts = (
+        after.xruns - before.xruns,
+        jack_after - jack_before,
+        after.output_underflows - before.output_underflows,
+        after.late_hops - before.late_hops,
+    )
+    detail = f"(stream xruns, JACK xruns, underflows, late hops) {counts}; {host}"
+    if host.quiet_for(256, RATE):
+        assert counts == (0, 0, 0, 0), detail
+    else:
+        warnings.warn(f"zero xruns not checkable, the host stalled a CPU: {detail}", stacklevel=1)
     # Under this load the host glitches often (JACK repeats or drops a late client's periods; up
     # to 65 xruns/s measured on the 2-vCPU VM), which lowers the overall correlation (0.91 at 1298
     # JACK xruns in 20 s). At the lag found it must still stand far above chance (about

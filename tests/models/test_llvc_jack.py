@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from audio.resample import StreamResampler
 from models.base import Voice
 from models.llvc import LLVCVoice, load_voice
 from models.llvc.testing import write_rule_checkpoint
-from tests.jackbench import JackHarness, disturbed_frames, measure_lag
+from tests.jackbench import JackHarness, StallProbe, disturbed_frames, measure_lag
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 RATE, PERIOD, SECONDS = 48000, 128, 20.0
@@ -62,20 +63,20 @@ def test_llvc_runs_live_at_the_planned_latency(jack_server: Any, tmp_path: Path)
     ckpt, cfg = write_rule_checkpoint(tmp_path, check=False)
     voice = TapVoice(load_voice(ckpt, cfg), capacity=int((SECONDS + 3) * 16000))
     server = jack_server(RATE, PERIOD)
-    # The pre-fill must cover the voice's compute time per 13 ms chunk (3.9 ms of CPU here): one
-    # 2.67 ms period is too little on this CPU (1247 frames of lag, but ~5% of the chunks late),
-    # two are enough (docs/readme/llvc.md).
-    engine = Engine(EngineConfig(samplerate=RATE, hop=PERIOD, prefill=2 * PERIOD), voice)
+    # The pre-fill must cover the voice's compute time per 13 ms chunk (3.9 ms of CPU here) plus
+    # the host's stalls: two periods hold on a quiet host, four on a busy one (docs/readme/llvc.md).
+    engine = Engine(EngineConfig(samplerate=RATE, hop=PERIOD, prefill=4 * PERIOD), voice)
     voice.recording = True  # the tap sees every hop from the pipeline's first one
     engine.start()
     try:
         with JackHarness(server) as bench:
             bench.connect_app()
             time.sleep(1.0)  # warm-up, after the harness's ports joined the graph (a graph change)
-            before, jack_before = engine.stats(), bench.xruns
             x = 0.08 * bench.test_signal(SECONDS)  # quiet: rule weights saturate tanh when loud
-            rec = bench.play_record(x, tail=0.3)[0]
-            jack_xruns = bench.xruns - jack_before
+            with StallProbe() as host:
+                before, jack_before = engine.stats(), bench.xruns
+                rec = bench.play_record(x, tail=0.3)[0]
+                during, jack_xruns = engine.stats(), bench.xruns - jack_before
             disturbances = bench.disturbances
         after = engine.stats()
     finally:
@@ -125,7 +126,7 @@ def test_llvc_runs_live_at_the_planned_latency(jack_server: Any, tmp_path: Path)
         if min(results[s][:2]) > 0.99:
             break
     s, (corr_in, corr_out, measured, _) = max(results.items(), key=lambda kv: min(kv[1][:2]))
-    xruns = (after.xruns - before.xruns, jack_xruns, after.late_hops - before.late_hops)
+    xruns = (during.xruns - before.xruns, jack_xruns, during.late_hops - before.late_hops)
     detail = (
         f"load average {os.getloadavg()[0]:.1f}, xruns (stream, jack, late hops) {xruns}, "
         f"matched from {s / RATE:.2f} s ({int(near[s : s + span].sum())} frames near a host xrun); "
@@ -137,9 +138,17 @@ def test_llvc_runs_live_at_the_planned_latency(jack_server: Any, tmp_path: Path)
     assert abs(measured - planned) <= PERIOD, (measured, planned, after.planned, detail)
     assert after.planned.voice == pytest.approx(voice.latency / 16000)
     assert after.planned.resampler == pytest.approx(r_in.delay / 16000 + r_out.delay / RATE)
-    # zero xruns after warm-up (JACK's and the stream's), no dropped or underflowing hops
+    # it kept streaming
     detail += f", lag {measured} planned {planned:.1f} frames"
     assert after.hops - before.hops > SECONDS * RATE / PERIOD * 0.95, detail
-    # Zero xruns is measured by bench/xruns.py, not asserted: on this 2-vCPU VM even a realtime
-    # thread that does nothing misses a 2.67 ms (period 128) deadline 0.6-30 times a second, as
-    # the host takes the virtual CPUs away (bench/hostjitter.py; docs/readme/engine.md, Known limits).
+    # Zero xruns after warm-up, asserted when no CPU stalled for half a period during the run (the
+    # host of this 2-vCPU VM now and then takes a CPU away for milliseconds; then any JACK graph
+    # gets xruns: tests/jackbench.py StallProbe, docs/readme/engine.md Known limits). Late hops (a
+    # chunk the voice could not finish in time, dropped at a constant lag) are the engine's designed
+    # answer to a slow chunk, not device xruns; they are in the detail.
+    underflows = during.output_underflows - before.output_underflows
+    detail += f", underflows {underflows}; {host}"
+    if host.quiet_for(PERIOD, RATE):
+        assert (during.xruns - before.xruns, jack_xruns, underflows) == (0, 0, 0), detail
+    else:
+        warnings.warn(f"zero xruns not checkable, the host stalled a CPU: {detail}", stacklevel=1)
