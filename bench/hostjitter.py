@@ -3,10 +3,11 @@
 A JACK cycle needs its server thread and every client thread to run within one period (2.67 ms at
 128 frames, 5.33 ms at 256, 48 kHz); if any of them is not run for longer, JACK reports an xrun,
 whatever the clients do. This measures what the host allows: one realtime (SCHED_FIFO 80) thread
-per CPU wakes every 1 ms (``bench/hostjitter.c``, built here with the system C compiler) and counts
-how late each wake-up was, together with the share of CPU time the hypervisor took ("steal" in
-``/proc/stat``). A realtime thread preempts every ordinary thread at once, so lateness here is the
-CPU itself being away: on a virtual machine, the host not running the virtual CPU.
+per CPU wakes every 1 ms (the JACK tests' ``StallProbe``, ``tests/stallprobe.c``, built with the
+system C compiler) and records how late each wake-up was, together with the share of CPU time the
+hypervisor took ("steal" in ``/proc/stat``). A realtime thread preempts every ordinary thread at
+once, so lateness here is the CPU itself being away: on a virtual machine, the host not running
+the virtual CPU.
 
 Two modes, interleaved: ``idle`` (CPUs halt when idle) and ``awake`` (a SCHED_IDLE thread spins on
 each CPU so none halts, as the kernel's ``idle=poll`` would; on a VM a halted virtual CPU can take
@@ -20,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-SOURCE = Path(__file__).with_name("hostjitter.c")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 PERIODS_MS = {"128": 128 / 48, "256": 256 / 48}
 
 
@@ -36,27 +36,11 @@ class Row:
     mode: str
     round: int
     realtime: bool
-    wakes: int
     over_1ms: float  # per second
     over_128: float
     over_256: float
     worst_ms: float
     steal_pct: float
-
-
-def build(folder: Path) -> Path:
-    """Compile the probe into ``folder`` (once per source version)."""
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    if cc is None:
-        raise SystemExit("no C compiler found (set CC, or apt-get install gcc)")
-    stamp = f"{SOURCE.stat().st_mtime_ns:x}"
-    exe = folder / f"hostjitter-{stamp}"
-    if not exe.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = exe.with_suffix(".tmp")
-        subprocess.run([cc, "-O2", "-o", str(tmp), str(SOURCE), "-lpthread"], check=True)
-        tmp.replace(exe)
-    return exe
 
 
 def cpu_times() -> tuple[int, int]:
@@ -68,29 +52,22 @@ def cpu_times() -> tuple[int, int]:
     return fields[7] if len(fields) > 7 else 0, sum(fields[:8])
 
 
-def measure(exe: Path, seconds: float, awake: bool, rnd: int) -> Row:
+def measure(seconds: float, awake: bool, rnd: int) -> Row:
+    from tests.stallprobe import StallProbe
+
     s0, t0 = cpu_times()
-    out = subprocess.run(
-        [str(exe), str(seconds), "1" if awake else "0"], capture_output=True, text=True, check=True
-    ).stdout.split()
+    with StallProbe(keep_awake=awake) as probe:
+        time.sleep(seconds)
     s1, t1 = cpu_times()
-    realtime, wakes = out[1] == "1", int(out[3])
-    late_ms = [int(v) / 1e6 for v in out[5:]]
-    steal = 100.0 * (s1 - s0) / max(1, t1 - t0)
-
-    def rate(limit: float) -> float:
-        return sum(v > limit for v in late_ms) / seconds
-
     return Row(
         "awake" if awake else "idle",
         rnd,
-        realtime,
-        wakes,
-        rate(1.0),
-        rate(PERIODS_MS["128"]),
-        rate(PERIODS_MS["256"]),
-        max(late_ms, default=0.0),
-        steal,
+        probe.realtime,
+        probe.count_over(1.0) / probe.seconds,
+        probe.count_over(PERIODS_MS["128"]) / probe.seconds,
+        probe.count_over(PERIODS_MS["256"]) / probe.seconds,
+        probe.longest_ms,
+        100.0 * (s1 - s0) / max(1, t1 - t0),
     )
 
 
@@ -101,20 +78,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=2, help="idle/awake pairs, interleaved")
-    parser.add_argument("--build-dir", default=str(Path(tempfile.gettempdir()) / "voxshift-bench"))
     args = parser.parse_args()
-    exe = build(Path(args.build_dir))
-    rows = [measure(exe, args.seconds, awake, r) for r in range(args.rounds) for awake in (False, True)]
+    rows = [measure(args.seconds, awake, r) for r in range(args.rounds) for awake in (False, True)]
     cpus = os.cpu_count()
     print(f"{cpus} CPUs, one SCHED_FIFO probe per CPU waking every 1 ms, {args.seconds:g} s per row\n")
     print(
-        "| mode | round | realtime | wake-ups | late > 1 ms /s | late > 2.67 ms (128) /s "
+        "| mode | round | realtime | late > 1 ms /s | late > 2.67 ms (128) /s "
         "| late > 5.33 ms (256) /s | worst ms | host steal % |"
     )
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {r.mode} | {r.round} | {'yes' if r.realtime else 'NO'} | {r.wakes} | {r.over_1ms:.1f} "
+            f"| {r.mode} | {r.round} | {'yes' if r.realtime else 'NO'} | {r.over_1ms:.1f} "
             f"| {r.over_128:.1f} | {r.over_256:.2f} | {r.worst_ms:.1f} | {r.steal_pct:.1f} |"
         )
     return 0

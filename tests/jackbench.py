@@ -70,7 +70,6 @@ START_TIMEOUT_S = 10.0
 QUIET_RATE = 2.0  # host disturbances per second below which a recording is not made again
 WINDOW = 480  # 10 ms at 48 kHz: the unit in which recordings are compared with their input
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-STALL_PROBE_SOURCE = Path(__file__).with_name("stallprobe.c")
 
 
 def _die_with_parent() -> None:
@@ -472,73 +471,6 @@ def faithfulness(
     denom = np.sqrt(np.sum(a * a) * np.sum(b * b))
     total = float(np.sum(a * b) / denom) if denom > 0 else 0.0
     return Faithfulness(len(corr), int(keep.sum()), int(np.sum(keep & (corr <= threshold))), total)
-
-
-def _build_stall_probe() -> Path:
-    """Compile ``tests/stallprobe.c`` once per source version (the system C compiler, as for the
-    engine's C callback)."""
-    import hashlib
-
-    source = STALL_PROBE_SOURCE.read_bytes()
-    exe = Path(tempfile.gettempdir()) / f"voxshift-stallprobe-{hashlib.sha256(source).hexdigest()[:12]}"
-    if exe.exists():
-        return exe
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    if cc is None:
-        raise RuntimeError("no C compiler to build tests/stallprobe.c (apt-get install gcc)")
-    tmp = exe.with_name(f"{exe.name}.{os.getpid()}.tmp")
-    subprocess.run([cc, "-O2", "-o", str(tmp), str(STALL_PROBE_SOURCE), "-lpthread"], check=True)
-    tmp.replace(exe)
-    return exe
-
-
-class StallProbe:
-    """Which CPU stalls the host caused while the ``with`` block ran.
-
-    A realtime thread per CPU (``tests/stallprobe.c``, above JACK's priorities) wakes every 1 ms;
-    a late wake-up means the CPU ran nothing for that long, which only the host (a virtual CPU not
-    being run) can cause. A JACK cycle breaks when one of its threads is held off for about a
-    period; if no CPU stalled for half a period (:meth:`quiet_for`), an xrun in the block is the
-    audio path's own, and the tests assert there was none.
-    """
-
-    def __init__(self) -> None:
-        self.stalls_ms: list[float] = []
-        self.realtime = False
-        self._proc: subprocess.Popen[str] | None = None
-        self._t0 = 0
-
-    def __enter__(self) -> StallProbe:
-        self._proc = subprocess.Popen(
-            [str(_build_stall_probe())], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        time.sleep(0.1)  # its threads are up and pinned
-        self._t0 = time.monotonic_ns()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        t1 = time.monotonic_ns()
-        assert self._proc is not None
-        out, _ = self._proc.communicate("", timeout=30)
-        lines = out.splitlines()
-        self.realtime = bool(lines) and lines[0] == "rt 1"
-        for line in lines[1:]:
-            _cpu, due, woke = (int(v) for v in line.split())
-            if woke >= self._t0 and due <= t1:
-                self.stalls_ms.append((woke - due) / 1e6)
-
-    @property
-    def longest_ms(self) -> float:
-        return max(self.stalls_ms, default=0.0)
-
-    def quiet_for(self, period: int, rate: int) -> bool:
-        """True if the probe ran at realtime priority and no CPU stalled for half a ``period``."""
-        return self.realtime and self.longest_ms <= 0.5e3 * period / rate
-
-    def __str__(self) -> str:
-        over = sum(v > 1.0 for v in self.stalls_ms)
-        rt = "" if self.realtime else " (probe not realtime: no verdict)"
-        return f"longest CPU stall {self.longest_ms:.1f} ms, {over} over 1 ms{rt}"
 
 
 def engine_events(before: Any, after: Any) -> int:

@@ -23,7 +23,6 @@ from models.base import PassthroughVoice
 from tests.audio.voices import InvertVoice
 from tests.jackbench import (
     JackHarness,
-    StallProbe,
     aligned_correlation,
     assert_faithful,
     engine_events,
@@ -31,6 +30,7 @@ from tests.jackbench import (
     measure_lag,
     measure_lag_unsigned,
 )
+from tests.stallprobe import StallProbe
 
 pytestmark = pytest.mark.jack
 ROOT = Path(__file__).resolve().parents[2]
