@@ -79,7 +79,11 @@ class StallProbe:
         return sum(v > ms for v in self.stalls_ms)
 
     def quiet_for(self, period: int, rate: int) -> bool:
-        """True if the probe ran at realtime priority and no CPU stalled for half a ``period``."""
+        """True if the probe ran at realtime priority and no CPU stalled for half a ``period``.
+
+        Half, not a whole period: a cycle can meet two stalls in turn (the server's thread on one
+        CPU, then a client's on the other), and only two halves are sure to stay under a period.
+        """
         return self.realtime and self.longest_ms <= 0.5e3 * period / rate
 
     def __str__(self) -> str:
