@@ -86,7 +86,8 @@ def library_path() -> Path:
     return base / f"vxcallback-{digest}-{tag}{suffix}"
 
 
-def _compiler() -> str | None:
+def find_compiler() -> str | None:
+    """The C compiler to use: ``$CC``, else the first of cc, gcc, clang on PATH (None if none)."""
     for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
         if name and shutil.which(name):
             return name
@@ -96,7 +97,7 @@ def _compiler() -> str | None:
 def build(path: Path | None = None) -> Path:
     """Compile the library to ``path`` (atomically); raises RuntimeError with the reason."""
     path = path or library_path()
-    cc = _compiler()
+    cc = find_compiler()
     if cc is None:
         raise RuntimeError("no C compiler found (install gcc or clang, or set CC)")
     path.parent.mkdir(parents=True, exist_ok=True)

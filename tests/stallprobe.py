@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from audio.native import find_compiler
 
 SOURCE = Path(__file__).with_name("stallprobe.c")
 
@@ -25,7 +26,7 @@ def build() -> Path:
     exe = Path(tempfile.gettempdir()) / f"voxshift-stallprobe-{hashlib.sha256(source).hexdigest()[:12]}"
     if exe.exists():
         return exe
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    cc = find_compiler()
     if cc is None:
         raise RuntimeError("no C compiler to build tests/stallprobe.c (apt-get install gcc)")
     tmp = exe.with_name(f"{exe.name}.{os.getpid()}.tmp")
