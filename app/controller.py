@@ -417,15 +417,10 @@ class AppController(QObject):
 
     def set_ptt_key(self, name: str) -> None:
         """Use ``name`` (an ``app.hotkeys.PTT_KEYS`` name) as the push-to-talk key, here and globally."""
-        from app.hotkeys import PTT_KEYS
-
-        if name not in PTT_KEYS:
-            raise ValueError(f"unknown push-to-talk key {name!r}")
+        self.global_ptt.set_key(name)  # raises ValueError for an unknown key, before anything changes
         self._update(ptt_key=name)
         self._on_ptt(False)  # a key held while switching must not leave the output open
         self.window.set_ptt_key(name)
-        self.global_ptt.stop()
-        self.global_ptt.set_key(name)
         self._sync_global_ptt()
 
     def _choose_ptt_key(self) -> None:

@@ -125,14 +125,12 @@ class GlobalKey(QObject):
         log.info("global push-to-talk key: %s", self.key_name)
         return None
 
-    def set_key(self, key: str) -> str | None:
-        """Watch ``key`` from now on (restarts the listener if it runs); as :meth:`start`."""
+    def set_key(self, key: str) -> None:
+        """Watch ``key`` from the next :meth:`start` on (a running listener is stopped)."""
         if key not in PTT_KEYS:
             raise ValueError(f"unknown push-to-talk key {key!r}")
-        running = self.active
         self.stop()
         self.key_name = key
-        return self.start() if running else None
 
     def stop(self) -> None:
         listener, self._listener = self._listener, None

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.hotkeys import qt_key
+from app.hotkeys import DEFAULT_KEY, qt_key
 from app.widgets.big_toggle import BigToggle
 from app.widgets.conversion_list import ConversionList
 from app.widgets.device_picker import DevicePicker
@@ -62,11 +62,9 @@ class MainWindow(QMainWindow):
         self.bypass.setToolTip("Hear your dry voice (the voice is skipped, latency stays the same)")
         self.push_to_talk = QCheckBox("Push to talk")
         self.talk = QPushButton()
-        self.ptt_key = "F9"
-        self._ptt_qt_key = qt_key("F9")
         self.talk.setObjectName("pill")
         self.talk.setEnabled(False)
-        self.set_ptt_key("F9")
+        self.set_ptt_key(DEFAULT_KEY)
         self.training = QPushButton()
         self.training.setObjectName("trainingIndicator")
         self.training.setToolTip("A voice is training in the background: click to show the training window")

@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import QSettings
 
 from app import paths
-from app.hotkeys import PTT_KEYS
+from app.hotkeys import DEFAULT_KEY, PTT_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class AppSettings:
     gate_db: float = -60.0
     bypass: bool = False
     push_to_talk: bool = False
-    ptt_key: str = "F9"
+    ptt_key: str = DEFAULT_KEY
     """The push-to-talk key (an ``app.hotkeys.PTT_KEYS`` name)."""
     voice: str = "builtin:passthrough"
     compute_device: str = "cpu"
