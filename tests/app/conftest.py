@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -68,3 +69,14 @@ def xvfb() -> Iterator[str]:
     yield display
     proc.terminate()
     proc.wait(timeout=10)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_module(module: str, *args: str, env: dict[str, str], timeout: float) -> str:
+    """``python -m module args`` from the repository root with ``env``; its stdout (it must exit 0)."""
+    cmd = [sys.executable, "-m", module, *args]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout

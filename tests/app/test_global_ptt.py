@@ -4,32 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
 
 from app.controller import MUTE_DB
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.app.conftest import run_module
 
 
 @pytest.mark.parametrize("key", ["F9", "V"])
 def test_the_key_is_seen_while_another_x_client_has_the_focus(xvfb: str, key: str) -> None:
     env = dict(os.environ, DISPLAY=xvfb, QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.app.global_key_child", key],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    stdout = run_module("tests.app.global_key_child", key, env=env, timeout=60)
+    result = json.loads(stdout.strip().splitlines()[-1])
     assert result["focused"]  # the other window had the keyboard focus
     assert result["during"] == [True]  # held while the key is down...
     assert result["after"] == [True, False]  # ...and released once; F4 before it did nothing
