@@ -52,13 +52,18 @@ def cpu_times() -> tuple[int, int]:
     return fields[7] if len(fields) > 7 else 0, sum(fields[:8])
 
 
+def steal_pct(start: tuple[int, int], end: tuple[int, int]) -> float:
+    """Percent of CPU time the hypervisor took between two :func:`cpu_times` readings."""
+    return 100.0 * (end[0] - start[0]) / max(1, end[1] - start[1])
+
+
 def measure(seconds: float, awake: bool, rnd: int) -> Row:
     from tests.stallprobe import StallProbe
 
-    s0, t0 = cpu_times()
+    start = cpu_times()
     with StallProbe(keep_awake=awake) as probe:
         time.sleep(seconds)
-    s1, t1 = cpu_times()
+    end = cpu_times()
     return Row(
         "awake" if awake else "idle",
         rnd,
@@ -67,7 +72,7 @@ def measure(seconds: float, awake: bool, rnd: int) -> Row:
         probe.count_over(PERIODS_MS["128"]) / probe.seconds,
         probe.count_over(PERIODS_MS["256"]) / probe.seconds,
         probe.longest_ms,
-        100.0 * (s1 - s0) / max(1, t1 - t0),
+        steal_pct(start, end),
     )
 
 

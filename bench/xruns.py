@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from audio.config import EngineConfig
 from audio.engine import Engine
-from bench.hostjitter import cpu_times
+from bench.hostjitter import cpu_times, steal_pct
 from tests.jackbench import JackHarness, JackPool, JackServer, measure_lag
 
 RATE = 48000
@@ -106,7 +106,7 @@ def one_run(
         after.output_underflows - before.output_underflows,
         after.late_hops - before.late_hops,
         corr,
-        100.0 * (steal1[0] - steal0[0]) / max(1, steal1[1] - steal0[1]),
+        steal_pct(steal0, steal1),
     )
 
 
