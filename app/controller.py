@@ -25,7 +25,7 @@ from app.hotkeys import GlobalKey
 from app.main_window import MainWindow
 from app.settings import AppSettings, load_settings, save_settings
 from app.versions import version_report
-from app.voice_factory import VoiceBuild, hop_samples, make_voice
+from app.voice_factory import VoiceBuild, make_voice
 from app.voice_library import VoiceEntry, VoiceImportError, VoiceLibrary
 from app.widgets.device_picker import DeviceChoice
 from app.widgets.live_controls import GainValues, StreamValues
@@ -258,14 +258,13 @@ class AppController(QObject):
             return None
         monitor = w.monitor_picker.current_choice() if w.monitor_enabled.isChecked() else None
         rate = int(chosen_in.samplerate)
-        hop = hop_samples(self.settings.block_ms, rate)
         return EngineConfig(
             input_device=chosen_in.index,
             output_device=chosen_out.index,
             monitor_device=monitor.index if monitor else None,
             samplerate=rate,
-            hop=hop,
-            prefill=hop,
+            hop=0,  # the voice's own (built from the block setting)
+            margin=round(self.settings.margin_ms * rate / 1000),
             late_policy="silence" if self.settings.late_policy == "silence" else "dry",
         )
 
@@ -541,7 +540,7 @@ class AppController(QObject):
         planned = self._end_measurement()
         self.last_loopback = result
         ms = result.lag_seconds * 1e3
-        self.window.meter.tiles["measured"].setToolTip(
+        self.window.meter.set_loopback_note(
             f"Last loopback measurement (Tools > Measure latency…): {ms:.1f} ms device round trip"
         )
         text = _latency_text(result, planned)

@@ -75,7 +75,7 @@ def one_run(
     load_kind: str = "torch",
 ) -> Row:
     """Engine + load thread + harness, as the loaded test does; returns the counts over the run."""
-    engine = Engine(EngineConfig(samplerate=RATE, hop=hop, prefill=prefill, native_callback=native))
+    engine = Engine(EngineConfig(samplerate=RATE, hop=hop, margin=prefill, native_callback=native))
     engine.start()
     stop = threading.Event()
     loader = threading.Thread(target=LOADS[load_kind], args=(stop,), daemon=True)

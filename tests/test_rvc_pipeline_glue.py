@@ -18,7 +18,6 @@ from models.retrieval import FeatureIndex, blend
 from models.rvc import glue
 from models.rvc.pipeline import PipelineConfig, RvcPipeline
 
-
 HIGHPASS_ATOL = 2e-7
 """How far the float64 high-pass may land from the golden one on another x86 CPU.
 
