@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torchaudio
 
+from dsp.sola import Sola
 from models.base import Voice, VoiceInfo, VoiceParams
 from models.retrieval import FeatureIndex, blend
 from models.rvc import glue
@@ -343,8 +344,6 @@ class RvcRealtimeVoice(Voice):
         self._details = details or {}
 
     def init_state(self) -> BlockState:
-        from audio.sola import Sola
-
         g = self.core.geometry
         state = self.core.new_state()
         state.sola = Sola(g.block, g.sola_buffer, g.sola_search)
