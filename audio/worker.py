@@ -25,10 +25,10 @@ from typing import Any, Literal
 import numpy as np
 
 from audio.config import EngineConfig, LiveParams, db_to_gain, level_db
-from audio.resample import StreamResampler
 from audio.ringbuffer import RingBuffer
-from audio.sola import crossfade, equal_gain_fade, equal_power_fade
 from audio.stream import AnyDuplexIO, AnyMonitorIO
+from dsp.resample import StreamResampler
+from dsp.sola import crossfade, equal_gain_fade, equal_power_fade
 from models.base import Voice
 
 Mode = Literal["wet", "dry", "silence"]

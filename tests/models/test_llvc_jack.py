@@ -20,7 +20,7 @@ import pytest
 
 from audio.config import EngineConfig
 from audio.engine import Engine
-from audio.resample import StreamResampler
+from dsp.resample import StreamResampler
 from models.base import Voice
 from models.llvc import LLVCVoice, load_voice
 from models.llvc.testing import write_rule_checkpoint
