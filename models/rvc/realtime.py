@@ -12,7 +12,7 @@ Per block of ``block`` samples at the model rate:
    one block and take the new frames;
 6. the synthesizer renders only the tail (``skip_head``/``return_length``): SOLA crossfade +
    search + block, starting ``extra`` samples into the ring;
-7. SOLA (``audio.sola.Sola``) picks the offset and crossfades into exactly ``block`` samples.
+7. SOLA (``dsp.sola.Sola``) picks the offset and crossfades into exactly ``block`` samples.
 
 Nothing is cached between blocks for the content features: the reference recomputes them, and
 HuBERT's first GroupNorm normalises over the whole window, so a cache would not be exact.
