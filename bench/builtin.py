@@ -2,7 +2,7 @@
 
 Per-hop time is measured on one thread on a buzzy harmonic test tone (every hop voiced, the
 worst case for PSOLA) for every built-in voice at hops 128/256/512 at 48 kHz. Accuracy uses
-librosa (yin f0, pyin voicing), as in tests/test_builtin_accuracy.py. Prints markdown tables.
+librosa (yin f0, pyin voicing), as in tests/models/test_builtin_accuracy.py. Prints markdown tables.
 
     .venv/bin/python -m bench.builtin [--seconds 4] [--no-accuracy]
 """
@@ -59,7 +59,7 @@ def timing_table(seconds: float) -> str:
 def accuracy_table() -> str:
     from scipy import signal
 
-    from tests.test_builtin_accuracy import SHIFTS, _cents_errors, _espeak, _f0
+    from tests.models.test_builtin_accuracy import SHIFTS, _cents_errors, _espeak, _f0
 
     lines = [
         "| input | shift st | frames | median cents | p90 cents | steady p90 cents |",

@@ -68,8 +68,13 @@ def test_c_callback_equals_the_python_callback_through_wraps_overruns_and_underr
         t = Times(step * 0.01, step * 0.01 + 0.001, step * 0.01 + 0.02)
         out_py = np.full((frames, channels), 9.0, dtype=np.float32)
         out_c = np.full((frames, channels), 9.0, dtype=np.float32)
+        before = time.perf_counter()
         py.callback(indata, out_py, frames, t, Status(flags))
         assert call_native(lib, c, indata, out_c, t, flags) == 0
+        after = time.perf_counter()
+        # every call stamps last_call on the perf_counter clock while it runs (the worker reads it
+        # to tell a stalled stream from a running one); an ordering, no duration is asserted
+        assert before <= py.last_call <= c.last_call <= after, (step, before, py.last_call, c.last_call)
         np.testing.assert_array_equal(out_c, out_py)
         # the "worker": reads some input, writes some output (sometimes too much, sometimes late)
         n = int(rng.integers(0, 700))
@@ -91,7 +96,6 @@ def test_c_callback_equals_the_python_callback_through_wraps_overruns_and_underr
         for name in ("frames", "callbacks", "block", "xruns", "adc_time", "dac_time", "current_time"):
             assert getattr(c, name) == getattr(py, name), (step, name)
     assert py.inp.overruns > 0 and py.out.underruns > 0 and py.xruns > 0  # every path was taken
-    assert c.last_call > 0 and time.perf_counter() - c.last_call < 5.0
 
 
 def test_output_only_stream_for_the_monitor(lib):

@@ -12,8 +12,7 @@ import soundfile as sf
 
 from models.builtin import voice_names
 from tests.builtin_signals import harmonic
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
