@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.jackbench import JackHarness
+from benchkit.jackbench import JackHarness
 
 RATE = 48000
 
