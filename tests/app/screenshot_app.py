@@ -20,7 +20,7 @@ from app.controller import AppController
 from app.gui import create_app
 from app.main_window import MainWindow
 from benchkit.jackbench import JackHarness
-from tests.builtin_signals import harmonic
+from benchkit.signals import harmonic
 
 RATE = 48000
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from benchkit.signals import harmonic
 from models.builtin import voice_names
-from tests.builtin_signals import harmonic
 from tests.conftest import ROOT
 
 
