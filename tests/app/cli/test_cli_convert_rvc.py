@@ -54,7 +54,7 @@ def test_convert_with_rvc_voice_and_index(tmp_path):
             str(files["index"]),
             "--pitch",
             "2",
-            "--hubert",
+            "--content-encoder",
             str(files["hubert"]),
             "--f0-method",
             "fcpe",
