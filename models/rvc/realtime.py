@@ -20,7 +20,6 @@ HuBERT's first GroupNorm normalises over the whole window, so a cache would not 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -375,8 +374,3 @@ class RvcRealtimeVoice(Voice):
         silence = np.zeros(self.hop, dtype=np.float32)
         for _ in range(steps):
             self.core.process(silence, state, self.params)
-
-
-def blocks_needed(seconds: float, geometry: BlockGeometry) -> int:
-    """Whole blocks covering ``seconds`` of audio."""
-    return math.ceil(seconds * geometry.sample_rate / geometry.block)
