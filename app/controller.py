@@ -18,7 +18,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app import paths
-from app.compute import CPU, ComputeDevice, gpu_warning, list_compute_devices
+from app.compute import CPU, gpu_warning, list_compute_devices
 from app.engine_model import EngineModel
 from app.file_convert import ConversionQueue, is_audio_file
 from app.hotkeys import GlobalKey
@@ -181,10 +181,6 @@ class AppController(QObject):
         if index < 0 and self.settings.compute_device != CPU.id:
             self._update(compute_device=CPU.id)
         self.window.show_compute_note(gpu_warning())
-
-    def compute_devices(self) -> list[ComputeDevice]:
-        p = self.window.compute_picker
-        return [ComputeDevice(str(p.itemData(i)), p.itemText(i)) for i in range(p.count())]
 
     # devices -------------------------------------------------------------------------------
     def populate_devices(self, *, restore: bool = False) -> None:

@@ -42,10 +42,10 @@ from audio.config import (
     plan_fill,
     processing_frames,
 )
-from audio.resample import StreamResampler
 from audio.ringbuffer import RingBuffer
-from audio.sola import crossfade, equal_gain_fade, equal_power_fade
 from audio.stream import AnyDuplexIO, AnyMonitorIO
+from dsp.resample import StreamResampler
+from dsp.sola import crossfade, equal_gain_fade, equal_power_fade
 from models.base import Voice
 
 Mode = Literal["wet", "dry", "silence"]

@@ -1,8 +1,9 @@
 """Built-in voice benchmark: per-hop cost of ``voice.step`` and pitch accuracy on espeak-ng speech.
 
 Per-hop time is measured on one thread on a buzzy harmonic test tone (every hop voiced, the
-worst case for PSOLA) for every built-in voice at hops 128/256/512 at 48 kHz. Accuracy uses
-librosa (yin f0, pyin voicing), as in tests/test_builtin_accuracy.py. Prints markdown tables.
+worst case for PSOLA) for every built-in voice at hops 128/256/512 at 48 kHz. Accuracy is
+``benchkit.pitch_accuracy`` (librosa: yin f0, pyin voicing), as in
+tests/models/test_builtin_accuracy.py. Prints markdown tables.
 
     .venv/bin/python -m bench.builtin [--seconds 4] [--no-accuracy]
 """
@@ -19,8 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchkit.signals import harmonic
 from models.builtin import create_voice, voice_names
-from tests.builtin_signals import harmonic
 
 RATE = 48000
 
@@ -59,7 +60,7 @@ def timing_table(seconds: float) -> str:
 def accuracy_table() -> str:
     from scipy import signal
 
-    from tests.test_builtin_accuracy import SHIFTS, _cents_errors, _espeak, _f0
+    from benchkit.pitch_accuracy import SHIFTS, cents_errors, espeak, f0_track
 
     lines = [
         "| input | shift st | frames | median cents | p90 cents | steady p90 cents |",
@@ -67,11 +68,11 @@ def accuracy_table() -> str:
     ]
     with tempfile.TemporaryDirectory() as tmp:
         for label, args in (("espeak-ng -p 70", ["-p", "70"]), ("espeak-ng default", [])):
-            x, sr = _espeak(args, Path(tmp))
+            x, sr = espeak(args, Path(tmp))
             x48 = signal.resample_poly(x, RATE, sr).astype(np.float32)
-            f_in, _ = _f0(x48, RATE)
+            f_in, _ = f0_track(x48, RATE)
             steady = np.abs(np.gradient(1200 * np.log2(np.maximum(f_in, 1.0)))) < 15
-            errors = _cents_errors(x48, RATE, create_voice("shift", RATE, 256), SHIFTS, steady)
+            errors = cents_errors(x48, RATE, create_voice("shift", RATE, 256), SHIFTS, steady)
             for semis, (err, st) in errors.items():
                 lines.append(
                     f"| {label} | {semis:+g} | {len(err)} | {np.median(err):.1f} | "

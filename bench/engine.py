@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from audio.config import EngineConfig
 from audio.engine import Engine
+from benchkit.jackbench import JackHarness, JackPool, measure_lag
 from models.base import PassthroughVoice, Voice
-from tests.jackbench import JackHarness, JackPool, measure_lag
 
 RATE = 48000
 

@@ -3,7 +3,7 @@
 A JACK cycle needs its server thread and every client thread to run within one period (2.67 ms at
 128 frames, 5.33 ms at 256, 48 kHz); if any of them is not run for longer, JACK reports an xrun,
 whatever the clients do. This measures what the host allows: one realtime (SCHED_FIFO 80) thread
-per CPU wakes every 1 ms (the JACK tests' ``StallProbe``, ``tests/stallprobe.c``, built with the
+per CPU wakes every 1 ms (the JACK tests' ``StallProbe``, ``benchkit/stallprobe.c``, built with the
 system C compiler) and records how late each wake-up was, together with the share of CPU time the
 hypervisor took ("steal" in ``/proc/stat``). A realtime thread preempts every ordinary thread at
 once, so lateness here is the CPU itself being away: on a virtual machine, the host not running
@@ -58,7 +58,7 @@ def steal_pct(start: tuple[int, int], end: tuple[int, int]) -> float:
 
 
 def measure(seconds: float, awake: bool, rnd: int) -> Row:
-    from tests.stallprobe import StallProbe
+    from benchkit.stallprobe import StallProbe
 
     start = cpu_times()
     with StallProbe(keep_awake=awake) as probe:

@@ -69,7 +69,7 @@ def planned_latency_ms(voice: LLVCVoice, device_rate: int, period: int) -> dict[
         "voice latency": voice.latency / voice.sample_rate * 1e3,
     }
     try:
-        from audio.resample import StreamResampler
+        from dsp.resample import StreamResampler
 
         down = StreamResampler(device_rate, voice.sample_rate).delay / voice.sample_rate
         up = StreamResampler(voice.sample_rate, device_rate).delay / device_rate

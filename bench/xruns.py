@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from audio.config import EngineConfig
 from audio.engine import Engine
 from bench.hostjitter import cpu_times, steal_pct
-from tests.jackbench import JackHarness, JackPool, JackServer, measure_lag
+from benchkit.jackbench import JackHarness, JackPool, JackServer, measure_lag
 
 RATE = 48000
 

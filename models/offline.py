@@ -26,9 +26,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import soundfile as sf
 
+from dsp.resample import ChunkResampler
 from models.base import Voice
 from models.errors import VoxshiftError
-from models.resampling import ChunkResampler
 
 ProgressCallback = Callable[[float], None]
 

@@ -1,4 +1,4 @@
-"""Shared fixtures. Paths only here; the JACK bench lives in tests/jackbench.py."""
+"""Shared fixtures. Paths only here; the JACK bench lives in benchkit/jackbench.py."""
 
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ def reference_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def jack_server():
-    """Factory ``jack_server(rate=48000, period=256, fresh=False) -> JackServer`` (tests/jackbench.py).
+    """Factory ``jack_server(rate=48000, period=256, fresh=False) -> JackServer`` (benchkit/jackbench.py).
 
     The shared server is started on first use (and restarted for another rate/period), made the
     default for PortAudio in this process, and stopped by PID at the end of the session.
     """
-    from tests.jackbench import JackPool
+    from benchkit.jackbench import JackPool
 
     pool = JackPool()
     yield pool.get

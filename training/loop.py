@@ -9,7 +9,6 @@ with gradients taken only into the generator. AdamW and per-epoch ExponentialLR 
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -342,11 +341,3 @@ def save_checkpoint(state: State, cfg: TrainConfig, env: DistEnv, io: LoopIO) ->
         io.events.emit(Checkpoint(str(path), state.step, state.epoch))
         if io.tb is not None:
             io.tb.flush()
-
-
-def lr_now(state: State) -> float:
-    return float(state.optim_g.param_groups[0]["lr"])
-
-
-def isfinite_losses(losses: dict[str, float]) -> bool:
-    return all(math.isfinite(v) for v in losses.values())

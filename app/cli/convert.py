@@ -8,7 +8,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from models.base import F0_METHODS, Voice, VoiceParams
+from app.cli.options import add_f0_method, add_model_files
+from models.base import Voice, VoiceParams
 from models.errors import VoxshiftError
 from models.offline import ArrayConverter, convert_file
 from models.rvc.pipeline import RvcPipeline
@@ -38,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("inputs", nargs="+", metavar="IN", help="audio files (anything soundfile reads)")
-    parser.add_argument("--voice", default="shift", help="voice name (see `voxshift voices`)")
+    parser.add_argument("--voice", "-v", default="shift", help="voice name (see `voxshift voices`)")
     parser.add_argument("--pitch", type=float, default=0.0, help="pitch shift in semitones")
     parser.add_argument("--formant", type=float, default=0.0, help="formant shift in semitones")
     parser.add_argument("-o", "--output", metavar="OUT_OR_DIR", help="output file (one input) or folder")
@@ -46,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rvc = parser.add_argument_group("RVC voice files (instead of --voice)")
     rvc.add_argument("-m", "--model", metavar="VOICE.pth", help="an RVC voice file (.pth)")
     rvc.add_argument("--index", metavar="FILE.index", help="its retrieval index (added_*.index)")
-    rvc.add_argument("--f0-method", default="rmvpe", choices=F0_METHODS, help="pitch tracker (default rmvpe)")
+    add_f0_method(rvc)
     rvc.add_argument("--index-rate", type=float, default=0.75, help="share of retrieved features, 0..1")
     rvc.add_argument(
         "--protect", type=float, default=0.33, help="keep voiceless consonants, 0..0.5 (0.5 = off)"
@@ -55,8 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--rms-mix-rate", type=float, default=0.25, help="1 keeps the output loudness, 0 the input's"
     )
     rvc.add_argument("--speaker", type=int, default=0, help="speaker id of multi-speaker voices")
-    rvc.add_argument("--hubert", metavar="PATH", help="hubert_base.pt (default: the models folder)")
-    rvc.add_argument("--rmvpe", metavar="PATH", help="rmvpe.pt (default: the models folder)")
+    add_model_files(rvc, "the models folder")
     parser.set_defaults(func=run)
 
 
@@ -87,8 +87,8 @@ def _rvc_converter(args: argparse.Namespace) -> tuple[str, ArrayConverter]:
         rms_mix_rate=args.rms_mix_rate,
         sid=args.speaker,
     )
-    hubert = files.require(files.HUBERT, args.hubert)
-    rmvpe = files.require(files.RMVPE, args.rmvpe) if args.f0_method == "rmvpe" else None
+    hubert = files.require(files.HUBERT, args.content_encoder)
+    rmvpe = files.require(files.RMVPE, args.pitch_model) if args.f0_method == "rmvpe" else None
     pipeline = open_pipeline(args.model, hubert, rmvpe, args.index, args.f0_method, config)
     return Path(args.model).stem, pipeline
 

@@ -1,6 +1,6 @@
 """``voxshift train rvc|llvc``: train a voice from recordings, or distil an RVC voice into LLVC.
 
-Both run as separate processes under torchrun and resume when rerun with the same --name/--out.
+Both run as separate processes under torchrun and resume when rerun with the same --name and --output.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import argparse
 import sys
 from typing import Any
 
+from app.cli.options import add_f0_method, add_model_files, add_output_dir, hidden_alias
 from models.errors import VoxshiftError
 
 EPILOG = """examples:
@@ -52,25 +53,26 @@ def _add_launch(p: argparse.ArgumentParser) -> None:
 def _add_rvc(sub: Any) -> None:
     from training.config import settings_help
 
-    why = {k: h for k, (_, h) in settings_help().items()}
+    # argparse formats help with %-interpolation: a literal % (e.g. "~30% slower") must be doubled
+    why = {k: h.replace("%", "%%") for k, (_, h) in settings_help().items()}
     p = sub.add_parser("rvc", help="train an RVC voice from recordings", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--data", required=True, help=why["data_dir"])
     p.add_argument("--name", required=True, help=why["name"])
-    p.add_argument("--out", default="runs", help=why["out_dir"])
+    add_output_dir(p, "runs", why["out_dir"])
     p.add_argument("--sr", default="40k", choices=("32k", "40k", "48k"), help=why["sr"])
-    p.add_argument("--version", dest="model_version", default="v2", choices=("v1", "v2"), help=why["version"])
-    p.add_argument(
-        "--f0-method", default="rmvpe", choices=("rmvpe", "fcpe", "crepe", "dsp"), help=why["f0_method"]
-    )
+    p.add_argument("--model-version", default="v2", choices=("v1", "v2"), help=why["version"])
+    hidden_alias(
+        p, "--version", dest="model_version", choices=("v1", "v2")
+    )  # `voxshift --version` is another thing
+    add_f0_method(p, why["f0_method"])
     p.add_argument("--no-f0", action="store_true", help="train a model without pitch guidance")
     p.add_argument("--epochs", type=int, default=200, help=why["epochs"])
     p.add_argument("--batch", type=int, default=4, help=why["batch_size"])
     p.add_argument("--save-every", type=int, default=5, help=why["save_every"])
     p.add_argument("--pretrained-g", default=None, help=why["pretrained_g"])
     p.add_argument("--pretrained-d", default=None, help=why["pretrained_d"])
-    p.add_argument("--content-encoder", default=None, help=why["content_encoder"])
-    p.add_argument("--pitch-model", default=None, help=why["pitch_model"])
+    add_model_files(p, "the models folder")
     p.add_argument(
         "--amp", nargs="?", const="bf16", default="off", choices=("off", "bf16", "fp16"), help=why["amp"]
     )
@@ -88,16 +90,16 @@ def _add_llvc(sub: Any) -> None:
     p.add_argument("--teacher", required=True, help="the RVC voice file (.pth) to imitate")
     p.add_argument("--corpus", required=True, help="folder of any speech (many speakers is best)")
     p.add_argument("--name", required=True, help="name of the LLVC voice")
-    p.add_argument("--out", default="runs")
-    p.add_argument("--content-encoder", default=None, help="hubert_base.pt (default: the installed one)")
-    p.add_argument("--pitch-model", default=None, help="rmvpe.pt (default: the installed one)")
-    p.add_argument("--f0-method", default="rmvpe", choices=("rmvpe", "fcpe", "crepe", "dsp"))
+    add_output_dir(p, "runs", "where the experiment folder goes; rerunning with the same folder resumes")
+    add_model_files(p, "the models folder")
+    add_f0_method(p, "the teacher's pitch tracker (default rmvpe)")
     p.add_argument("--index", default=None, help="the teacher's retrieval index (optional)")
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--save-every", type=int, default=5)
-    p.add_argument("--preset", default="community", choices=("community", "tiny"))
-    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=100, help="passes over the corpus (default 100)")
+    p.add_argument("--batch", type=int, default=8, help="segments per step per device (default 8)")
+    p.add_argument("--save-every", type=int, default=5, help="write a checkpoint every N epochs (default 5)")
+    p.add_argument("--preset", default="community", choices=("community", "tiny"),
+                   help="model size: community (the published LLVC size) or tiny (tests)")  # fmt: skip
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke tests)")
     _add_launch(p)
 
 

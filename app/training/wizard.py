@@ -222,10 +222,6 @@ class TrainingWizard(QWizard):
     def _on_sample(self, pair: tuple[Path, Path]) -> None:
         self.finish_page.show_samples(*pair)
 
-    @property
-    def sample_running(self) -> bool:
-        return self._sample_call is not None and self._sample_call.running
-
     def _play(self, path: str) -> None:
         if not path:
             return

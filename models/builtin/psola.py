@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.builtin.yin import YinConfig, YinDetector
+from dsp.yin import Yin, YinConfig
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ class PsolaShifter:
             raise ValueError(f"sample_rate must be at least 4000 Hz, got {sample_rate}")
         self.config = cfg = config or ShifterConfig()
         self.sample_rate = sample_rate
-        self.detector = YinDetector(sample_rate, cfg.yin)
+        self.detector = Yin(sample_rate, cfg.yin)
         self.max_half = math.ceil(cfg.max_half * sample_rate)
         self.search_max = math.ceil(cfg.search_max * sample_rate)
         self.unvoiced_step = max(2, round(cfg.unvoiced_step * sample_rate))

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from dsp.yin import Yin, YinConfig
 from models.base import F0_METHODS
 from models.errors import VoxshiftError
 
 from .f0 import F0_MAX, F0_MIN, HOP, clip_f0, median_filter
-from .yin import YinConfig, yin
 
 SAMPLE_RATE = 16000
 
@@ -188,10 +188,22 @@ class DspTracker(PitchTracker):
 
     def __init__(self, config: TrackerConfig = TrackerConfig()) -> None:
         self.config = config
-        self.yin_config = YinConfig(self.sample_rate, self.hop, config.f0_min, config.f0_max)
+        # a 40 ms window (two periods at 50 Hz keep the low end stable); no fallback to the global
+        # minimum: a frame without a clear dip is unvoiced
+        self.yin = Yin(
+            self.sample_rate,
+            YinConfig(
+                config.f0_min,
+                config.f0_max,
+                window=0.040,
+                threshold=0.15,
+                fallback_max=None,
+                silence_db=-60.0,
+            ),
+        )
 
     def f0(self, wav16k: np.ndarray) -> np.ndarray:
-        return median_filter(yin(self._mono(wav16k), self.yin_config), self.config.filter_radius)
+        return median_filter(self.yin.track(self._mono(wav16k), self.hop), self.config.filter_radius)
 
 
 def create_tracker(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +26,6 @@ log = logging.getLogger(__name__)
 
 class MissingModelError(VoxshiftError):
     """A shared model file (HuBERT/ContentVec, RMVPE) is needed but was not found."""
-
-
-@dataclass(frozen=True)
-class SharedModels:
-    """Paths of the shared encoder files every RVC voice needs."""
-
-    hubert: Path
-    rmvpe: Path | None = None
 
 
 def _frames(f0: np.ndarray, n_samples: int) -> np.ndarray:

@@ -12,7 +12,7 @@ Per block of ``block`` samples at the model rate:
    one block and take the new frames;
 6. the synthesizer renders only the tail (``skip_head``/``return_length``): SOLA crossfade +
    search + block, starting ``extra`` samples into the ring;
-7. SOLA (``audio.sola.Sola``) picks the offset and crossfades into exactly ``block`` samples.
+7. SOLA (``dsp.sola.Sola``) picks the offset and crossfades into exactly ``block`` samples.
 
 Nothing is cached between blocks for the content features: the reference recomputes them, and
 HuBERT's first GroupNorm normalises over the whole window, so a cache would not be exact.
@@ -20,7 +20,6 @@ HuBERT's first GroupNorm normalises over the whole window, so a cache would not 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 import torchaudio
 
+from dsp.sola import Sola
 from models.base import Voice, VoiceInfo, VoiceParams
 from models.retrieval import FeatureIndex, blend
 from models.rvc import glue
@@ -343,8 +343,6 @@ class RvcRealtimeVoice(Voice):
         self._details = details or {}
 
     def init_state(self) -> BlockState:
-        from audio.sola import Sola
-
         g = self.core.geometry
         state = self.core.new_state()
         state.sola = Sola(g.block, g.sola_buffer, g.sola_search)
@@ -376,8 +374,3 @@ class RvcRealtimeVoice(Voice):
         silence = np.zeros(self.hop, dtype=np.float32)
         for _ in range(steps):
             self.core.process(silence, state, self.params)
-
-
-def blocks_needed(seconds: float, geometry: BlockGeometry) -> int:
-    """Whole blocks covering ``seconds`` of audio."""
-    return math.ceil(seconds * geometry.sample_rate / geometry.block)

@@ -19,8 +19,8 @@ from PySide6.QtCore import QSettings, QTimer
 from app.controller import AppController
 from app.gui import create_app
 from app.main_window import MainWindow
-from tests.builtin_signals import harmonic
-from tests.jackbench import JackHarness
+from benchkit.jackbench import JackHarness
+from benchkit.signals import harmonic
 
 RATE = 48000
 

@@ -12,7 +12,7 @@ import sounddevice as sd
 from PySide6.QtWidgets import QMessageBox
 
 from audio.loopback import LoopbackConfig
-from tests.jackbench import JackHarness, measure_lag
+from benchkit.jackbench import JackHarness, measure_lag
 
 RATE = 48000
 PERIOD = 256

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.jackbench import JackHarness, measure_lag
+from benchkit.jackbench import JackHarness, measure_lag
 
 RATE = 48000
 

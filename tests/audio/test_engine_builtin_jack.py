@@ -9,9 +9,9 @@ import pytest
 
 from audio.config import EngineConfig, LiveParams
 from audio.engine import Engine
+from benchkit.jackbench import JackHarness, assert_faithful, engine_events, measure_lag
 from models.base import VoiceParams
 from models.builtin import create_voice
-from tests.jackbench import JackHarness, assert_faithful, engine_events, measure_lag
 
 pytestmark = pytest.mark.jack
 RATE = 48000

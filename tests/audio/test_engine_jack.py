@@ -1,4 +1,4 @@
-"""The real engine through PortAudio and a JACK server with the dummy driver (tests/jackbench.py).
+"""The real engine through PortAudio and a JACK server with the dummy driver (benchkit/jackbench.py).
 
 Every test streams real audio: the harness plays seeded noise into the engine's input port and
 records its output ports sample-exactly; lags are measured by cross-correlation.
@@ -19,9 +19,7 @@ import pytest
 
 from audio.config import EngineConfig, EngineStats, LiveParams
 from audio.engine import Engine
-from models.base import PassthroughVoice
-from tests.audio.voices import InvertVoice
-from tests.jackbench import (
+from benchkit.jackbench import (
     JackHarness,
     aligned_correlation,
     assert_faithful,
@@ -30,7 +28,9 @@ from tests.jackbench import (
     measure_lag,
     measure_lag_unsigned,
 )
-from tests.stallprobe import StallProbe
+from benchkit.stallprobe import StallProbe
+from models.base import PassthroughVoice
+from tests.audio.voices import InvertVoice
 
 pytestmark = pytest.mark.jack
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +51,7 @@ class Take:
 
     def assert_clean(self, y: np.ndarray, lag: int, sign: float = 1.0, x: np.ndarray | None = None, spread=0):
         """``y`` is ``sign * x`` delayed by ``lag`` wherever neither the host nor a counted engine
-        event glitched (tests/jackbench.py ``assert_faithful``)."""
+        event glitched (benchkit/jackbench.py ``assert_faithful``)."""
         x = self.x if x is None else x
         return assert_faithful(
             x,

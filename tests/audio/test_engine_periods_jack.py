@@ -20,10 +20,10 @@ import pytest
 
 from audio.config import EngineConfig, LiveParams
 from audio.engine import Engine
+from benchkit.jackbench import JackHarness, assert_faithful, engine_events, fractional_delay, measure_lag
+from benchkit.stallprobe import StallProbe
 from models.base import PassthroughVoice, Voice, VoiceParams
 from models.builtin import create_voice
-from tests.jackbench import JackHarness, assert_faithful, engine_events, fractional_delay, measure_lag
-from tests.stallprobe import StallProbe
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 SECONDS = 2.0

@@ -12,7 +12,7 @@ import jack
 import pytest
 
 from audio.loopback import LoopbackConfig, LoopbackError, measure_loopback
-from tests.jackbench import JackHarness
+from benchkit.jackbench import JackHarness
 
 RATE = 48000
 PERIOD = 256

@@ -71,8 +71,13 @@ def test_c_callback_equals_the_python_callback_through_wraps_overruns_and_underr
         t = Times(step * 0.01, cycle * 0.01 + 0.001, step * 0.01 + 0.02)
         out_py = np.full((frames, channels), 9.0, dtype=np.float32)
         out_c = np.full((frames, channels), 9.0, dtype=np.float32)
+        before = time.perf_counter()
         py.callback(indata, out_py, frames, t, Status(flags))
         assert call_native(lib, c, indata, out_c, t, flags) == 0
+        after = time.perf_counter()
+        # every call stamps last_call on the perf_counter clock while it runs (the worker reads it
+        # to tell a stalled stream from a running one); an ordering, no duration is asserted
+        assert before <= py.last_call <= c.last_call <= after, (step, before, py.last_call, c.last_call)
         np.testing.assert_array_equal(out_c, out_py)
         # the "worker": reads some input, writes some output (sometimes too much, sometimes late)
         n = int(rng.integers(0, 700))
@@ -110,7 +115,6 @@ def test_c_callback_equals_the_python_callback_through_wraps_overruns_and_underr
         assert c.period() == py.period()
     assert py.inp.overruns > 0 and py.out.underruns > 0 and py.xruns > 0  # every path was taken
     assert py.cycles < py.callbacks and py.period() > 333  # blocks were grouped into cycles
-    assert c.last_call > 0 and time.perf_counter() - c.last_call < 5.0
 
 
 def test_an_underflow_plays_the_concealment_tail_then_zeros(lib):

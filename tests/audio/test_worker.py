@@ -15,9 +15,9 @@ from audio.config import EngineConfig, LiveParams, plan_fill
 from audio.ringbuffer import RingBuffer
 from audio.stream import DuplexIO
 from audio.worker import VoicePipeline, Worker, fifo_prefill
+from benchkit.jackbench import aligned_correlation, fractional_delay
 from models.base import PassthroughVoice
 from tests.audio.voices import InvertVoice
-from tests.jackbench import aligned_correlation, fractional_delay
 
 
 def _noise(n, seed=0, cutoff=0.2):

@@ -20,12 +20,12 @@ import pytest
 
 from audio.config import EngineConfig
 from audio.engine import Engine
-from audio.resample import StreamResampler
+from benchkit.jackbench import JackHarness, disturbed_frames, measure_lag
+from benchkit.stallprobe import StallProbe
+from dsp.resample import StreamResampler
 from models.base import Voice
 from models.llvc import LLVCVoice, load_voice
 from models.llvc.testing import write_rule_checkpoint
-from tests.jackbench import JackHarness, disturbed_frames, measure_lag
-from tests.stallprobe import StallProbe
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 RATE, PERIOD, SECONDS = 48000, 128, 20.0
@@ -155,7 +155,7 @@ def test_llvc_runs_live_at_the_planned_latency(jack_server: Any, tmp_path: Path)
         warnings.warn(f"the chunk took {step * 1e3:.1f} ms on this busy host: {detail}", stacklevel=1)
     # Zero xruns after warm-up, asserted when no CPU stalled for half a period during the run (the
     # host of this 2-vCPU VM now and then takes a CPU away for milliseconds; then any JACK graph
-    # gets xruns: tests/stallprobe.py, docs/readme/engine.md Known limits). Late hops (a
+    # gets xruns: benchkit/stallprobe.py, docs/readme/engine.md Known limits). Late hops (a
     # chunk the voice could not finish in time, dropped at a constant lag) are the engine's designed
     # answer to a slow chunk, not device xruns; they are in the detail.
     underflows = during.output_underflows - before.output_underflows

@@ -21,7 +21,7 @@ from training.events import Checkpoint, Done, Event, Stage, StepLosses, parse_ev
 def _cmd(speech_dir: Path, hubert: Path, out: Path, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "app", "train", "rvc", "--data", str(speech_dir), "--name", "tiny",
-        "--out", str(out), "--preset", "tiny", "--version", "v1", "--f0-method", "dsp",
+        "--output", str(out), "--preset", "tiny", "--model-version", "v1", "--f0-method", "dsp",
         "--content-encoder", str(hubert), "--epochs", "50", "--batch", "1", "--save-every", "1",
         "--devices", "cpu", "--nproc", "2", "--json", *extra,
     ]  # fmt: skip

@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 from scipy import signal
 
+from benchkit.signals import harmonic
 from models.base import VoiceParams
 from models.builtin import create_voice
 from models.offline import (
@@ -20,7 +21,6 @@ from models.offline import (
     OutputExistsError,
     convert_file,
 )
-from tests.builtin_signals import harmonic
 
 FLOAT = ConvertOptions(subtype="FLOAT")
 

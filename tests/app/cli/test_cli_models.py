@@ -12,8 +12,7 @@ import torch
 
 from app.main import main
 from models import files
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT
 
 
 @pytest.fixture(autouse=True)

@@ -14,10 +14,10 @@ import pytest
 
 from audio.config import EngineConfig
 from audio.engine import Engine
+from benchkit.jackbench import JackHarness, measure_lag, window_correlations
 from models.base import VoiceParams
 from models.rvc.inference import open_realtime_voice
 from models.rvc.realtime import RealtimeConfig
-from tests.jackbench import JackHarness, measure_lag, window_correlations
 from tests.rvc_files import rule_model_files
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]

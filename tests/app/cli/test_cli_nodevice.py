@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT
+
 # A JACK server name that does not exist and no auto-start: PortAudio sees no JACK device; this
 # machine class (CI, containers) has no sound card, so ALSA/OSS list nothing either.
 ENV = dict(os.environ, JACK_DEFAULT_SERVER="voxshift-no-such-server", JACK_NO_START_SERVER="1")

@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from benchkit.signals import harmonic
 from models.builtin import voice_names
-from tests.builtin_signals import harmonic
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

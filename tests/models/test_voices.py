@@ -13,7 +13,7 @@ from tests.conftest import REFERENCE
 
 def test_builtin_name_resolves_at_the_requested_rate():
     voice = resolve_voice("deeper", sample_rate=44100, hop=128)
-    assert voice.kind == "builtin" or voice.name == "deeper"
+    assert voice.kind == "builtin" and voice.name == "deeper"
     assert (voice.sample_rate, voice.hop) == (44100, 128)
 
 

@@ -1,4 +1,4 @@
-/* Host-stall probe for the JACK tests (tests/jackbench.py, StallProbe).
+/* Host-stall probe for the JACK tests (benchkit/jackbench.py, StallProbe).
  *
  * One thread per online CPU, pinned to it, at SCHED_FIFO priority 80 (above JACK's threads, which
  * run at 5-10) when allowed, wakes on an absolute 1 ms CLOCK_MONOTONIC schedule. A wake-up later

@@ -2,7 +2,7 @@
 
 On a virtual machine the host may not run a virtual CPU for milliseconds at a time; no thread in
 the guest, realtime or not, keeps an audio period then, and JACK reports xruns whatever its
-clients do. :class:`StallProbe` runs ``tests/stallprobe.c`` (built here with the system C
+clients do. :class:`StallProbe` runs ``benchkit/stallprobe.c`` (built here with the system C
 compiler) while a ``with`` block runs and collects every late wake-up of its realtime threads.
 """
 
@@ -21,14 +21,14 @@ SOURCE = Path(__file__).with_name("stallprobe.c")
 
 
 def build() -> Path:
-    """Compile ``tests/stallprobe.c`` once per source version (as the engine's C callback is)."""
+    """Compile ``benchkit/stallprobe.c`` once per source version (as the engine's C callback is)."""
     source = SOURCE.read_bytes()
     exe = Path(tempfile.gettempdir()) / f"voxshift-stallprobe-{hashlib.sha256(source).hexdigest()[:12]}"
     if exe.exists():
         return exe
     cc = find_compiler()
     if cc is None:
-        raise RuntimeError("no C compiler to build tests/stallprobe.c (apt-get install gcc)")
+        raise RuntimeError("no C compiler to build benchkit/stallprobe.c (apt-get install gcc)")
     tmp = exe.with_name(f"{exe.name}.{os.getpid()}.tmp")
     subprocess.run([cc, "-O2", "-o", str(tmp), str(SOURCE), "-lpthread"], check=True)
     tmp.replace(exe)

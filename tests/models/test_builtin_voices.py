@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchkit.signals import harmonic
 from models.base import Voice, VoiceParams
 from models.builtin import create_voice, list_voices, voice_names
 from models.errors import VoiceNotFoundError
-from tests.builtin_signals import harmonic
 
 
 def _harmonic(sr: int, seconds: float, f0: float = 140.0) -> np.ndarray:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from audio.resample import StreamResampler
+from dsp.resample import StreamResampler
 
 PAIRS = [
     (48000, 16000),

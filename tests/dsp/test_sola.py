@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from audio.sola import Sola, crossfade, equal_gain_fade, equal_power_fade
+from dsp.sola import Sola, crossfade, equal_gain_fade, equal_power_fade
 
 
 def test_fades_are_complementary():

@@ -4,7 +4,7 @@ No sound card needed: ``jackd -d dummy`` runs a real audio graph clocked by a ti
 JACK host API then shows one duplex device ("system"); a stream opened on it registers ports
 ``PortAudio:in_N`` / ``PortAudio:out_N``. A second JACK client, :class:`JackHarness`, feeds a signal
 into the app's input ports and records the app's output ports in its own process callback, so the
-lag is measured to the sample. That client runs in a spawned child process (``tests/jackchild.py``)
+lag is measured to the sample. That client runs in a spawned child process (``benchkit/jackchild.py``)
 with the signal and the recording in shared memory: its Python callback never competes for the GIL
 with the engine's callback and worker in the test process.
 
@@ -64,7 +64,7 @@ import numpy as np
 import sounddevice as sd
 
 from audio.devices import release
-from tests import jackchild
+from benchkit import jackchild
 
 START_TIMEOUT_S = 10.0
 QUIET_RATE = 2.0  # host disturbances per second below which a recording is not made again
@@ -181,7 +181,7 @@ class JackPool:
 class JackHarness:
     """A JACK client that plays into the app's input and records its outputs sample-exactly.
 
-    The client itself lives in a spawned child process (``tests/jackchild.py``) so that its Python
+    The client itself lives in a spawned child process (``benchkit/jackchild.py``) so that its Python
     process callback never waits for this process's GIL (held by the engine's callback, its worker
     and any load thread); this object sends it commands over a pipe and shares the signal and the
     recording with it through shared memory.

@@ -5,15 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.conftest import ROOT
 from tests.rvc_files import rule_model_files
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(args: list[str], env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -56,7 +54,7 @@ def test_convert_with_rvc_voice_and_index(tmp_path):
             str(files["index"]),
             "--pitch",
             "2",
-            "--hubert",
+            "--content-encoder",
             str(files["hubert"]),
             "--f0-method",
             "fcpe",

@@ -1,4 +1,4 @@
-"""Test signals for the built-in voice tests (not a test module)."""
+"""Test signals for the built-in voice tests and benchmarks: buzzy harmonic tones, source-filter vowels."""
 
 from __future__ import annotations
 

@@ -1,0 +1,9 @@
+"""Signal processing shared by the engine (``audio/``), the voices (``models/``) and training.
+
+Pure numpy/scipy on arrays: no torch, no devices, no Qt, and no imports from the other Voxshift
+packages, so every one of them may import it.
+
+* ``dsp.resample``: :class:`StreamResampler` (realtime) and :class:`ChunkResampler` (offline).
+* ``dsp.sola``: SOLA offset search + crossfade between overlapping chunks; fade curves.
+* ``dsp.yin``: YIN pitch estimation (built-in voices' pitch marks, the "dsp" pitch tracker).
+"""
