@@ -5,7 +5,8 @@ anything, and PipeWire changes it while a stream runs). Each case streams throug
 server at that period with the engine's default settings and checks what a listener gets: the
 input at the planned lag (sample-exact, from the harness), the engine's own measurement equal to
 it, and no underflow or late hop once warm unless the host stalled a CPU (``StallProbe``). This is
-a representative subset; ``bench/periods.py`` runs the whole matrix.
+a representative subset; ``bench/periods.py`` runs the whole matrix (``benchkit/periods.py`` is
+what both run).
 """
 
 from __future__ import annotations
@@ -14,28 +15,31 @@ import subprocess
 import threading
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
 
-from audio.config import EngineConfig, LiveParams
+from audio.config import EngineConfig
 from audio.engine import Engine
-from benchkit.jackbench import JackHarness, assert_faithful, engine_events, fractional_delay, measure_lag
-from benchkit.stallprobe import StallProbe
-from models.base import PassthroughVoice, Voice, VoiceParams
-from models.builtin import create_voice
+from benchkit.jackbench import JackHarness, JackPool, JackServer, measure_lag
+from benchkit.periods import run_case
+from models.base import PassthroughVoice
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 SECONDS = 2.0
 
 
-def _voice(kind: str, rate: int, hop_ms: float) -> Voice:
-    if kind == "passthrough":
-        return PassthroughVoice(rate, round(hop_ms * rate / 1000))
-    if kind == "passthrough48":  # a voice at 48 kHz on a device at another rate: both resamplers
-        return PassthroughVoice(48000, round(hop_ms * 48))
-    voice: Voice = create_voice("shift", 48000, round(hop_ms * 48))  # built-ins run at 48 kHz
-    return voice
+class _SessionPool(JackPool):
+    """``run_case`` asks a pool for its server; the session's ``jack_server`` factory is one."""
+
+    def __init__(self, factory: Any) -> None:
+        super().__init__()
+        self.factory = factory
+
+    def get(self, rate: int = 48000, period: int = 256, *, fresh: bool = False) -> JackServer:
+        server: JackServer = self.factory(rate, period, fresh=fresh)
+        return server
 
 
 @pytest.mark.parametrize(
@@ -45,65 +49,37 @@ def _voice(kind: str, rate: int, hop_ms: float) -> Voice:
         (48000, 64, 2.67, "passthrough"),
         (48000, 2048, 20.0, "builtin"),  # PortAudio hands JACK's 2048 over as two 1024 blocks
         (44100, 512, 5.33, "passthrough48"),  # CoreAudio's usual buffer; a 48 kHz voice, resampled
+        (48000, 256, 0.0, "llvc"),  # an LLVC voice's 13 ms chunk and its cost
     ],
-    ids=["1024-10ms-passthrough", "64-2.67ms-passthrough", "2048-20ms-builtin", "44k-512-5.33ms-resampled"],
+    ids=[
+        "1024-10ms-passthrough",
+        "64-2.67ms-passthrough",
+        "2048-20ms-builtin",
+        "44k-512-resampled",
+        "256-llvc",
+    ],
 )
 def test_default_settings_at_a_period_that_is_not_the_hop(jack_server, rate, period, hop_ms, kind):
-    server = jack_server(rate, period)
-    voice = _voice(kind, rate, hop_ms)
-    engine = Engine(EngineConfig(samplerate=rate), voice)  # defaults: the voice's hop, no margin
-    engine.set_params(LiveParams(voice=VoiceParams(pitch=0.0)))
-    engine.start()
-    try:
-        time.sleep(0.5)
-        with JackHarness(server) as bench:
-            bench.connect_app()
-            time.sleep(0.5)  # the harness joining the graph is part of the warm-up
-            x = bench.test_signal(SECONDS)
-            with StallProbe() as host:
-                before, jack_before = engine.stats(), bench.xruns
-                rec = bench.play_record(x, tail=0.3, attempts=3)[0]  # the quietest of up to 3 takes
-                after, jack_xruns = engine.stats(), bench.xruns - jack_before
-            disturbances = bench.disturbances
-    finally:
-        engine.stop()
-    lag, _ = measure_lag(x, rec)
-    planned = after.planned.total * rate
-    counts = (
-        after.output_underflows - before.output_underflows,
-        after.late_hops - before.late_hops,
-        after.xruns - before.xruns,
-        jack_xruns,
-    )
+    r = run_case(_SessionPool(jack_server), rate, period, kind, hop_ms, SECONDS, attempts=3)  # quietest take
     detail = (
-        f"lag {lag}, planned {planned:.1f}, measured {(after.measured_latency or 0) * rate:.1f}, "
-        f"period {after.period}, rtf {after.rtf:.3f}, (underflows, late hops, xruns, JACK xruns) {counts}; "
-        f"{after.planned.describe()}; {host}"
+        f"lag {r.lag}, planned {r.planned:.1f}, measured {r.measured}, period {r.stats.period}, "
+        f"rtf {r.rtf:.3f}, underflows {r.underflows}, late hops {r.late_hops}, "
+        f"xruns {r.xruns}/{r.jack_xruns}, "
+        f"{r.bad_windows} of {r.windows} windows differ, host disturbances {r.disturbances}, "
+        f"longest CPU stall {r.stall_ms:.1f} ms; {r.stats.planned.describe()}"
     )
-    assert after.period == period, detail  # planned for the period the host really runs
+    assert r.stats.period == period, detail  # planned for the period the host really runs
     # The plan is the truth, and so is the engine's own measurement: to the frame (resampled
     # voices: within one) on an undisturbed take; within a period, as the issue asks, after the
     # host broke JACK's cycle (it may then shift a late client's audio by a period).
-    assert after.measured_source == "jack" and after.measured_latency is not None, detail
-    measured = after.measured_latency * rate
-    tolerance = 1 if not disturbances else period
-    assert abs(lag - planned) <= tolerance and abs(measured - lag) <= tolerance, detail
-    # the input in every window (resampled voices: delayed by the plan's fraction of a frame too)
-    reference = fractional_delay(x, planned - round(planned), len(x))
-    spread = voice.latency * rate // voice.sample_rate + 64
-    events = engine_events(before, after)
-    assert_faithful(
-        reference,
-        rec,
-        round(planned),
-        disturbances,
-        period,
-        engine_events=events,
-        hop=engine.hop,
-        spread=spread,
-    )
-    if host.quiet_for(period, rate):
-        assert counts == (0, 0, 0, 0), detail
+    assert r.source == "jack" and r.measured is not None, detail
+    tolerance = 1 if not r.disturbances else period
+    assert abs(r.lag - r.planned) <= tolerance and abs(r.measured - r.lag) <= tolerance, detail
+    # the input in every 10 ms window away from host glitches, except those a counted event hit
+    allowed = (r.late_hops + r.underflows) * (-(-(r.hop + period) // 480) + 1)
+    assert r.windows >= 10 and r.bad_windows <= allowed, detail
+    if r.quiet:
+        assert r.clean, detail
     else:
         warnings.warn(f"zero underflows not checkable, the host stalled a CPU: {detail}", stacklevel=1)
 
