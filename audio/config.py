@@ -37,6 +37,7 @@ import numpy as np
 from models.base import VoiceParams
 
 LatePolicy = Literal["dry", "silence"]
+NoiseSuppression = Literal["off", "light", "strong"]
 DeviceSpec = int | str | None
 
 
@@ -64,6 +65,10 @@ class EngineConfig:
     extra buffering (a fixed size on JACK makes PortAudio add a block of latency to adapt)."""
     device_latency: float | Literal["low", "high"] = "low"
     """Latency hint passed to PortAudio for the device buffers."""
+    noise_suppression: NoiseSuppression = "off"
+    """Noise suppression before the gate and the voice (``audio/denoise.py``, RNNoise): "off",
+    "light" or "strong". It adds ``LatencyBreakdown.denoise`` (20 ms, plus framing where the hop
+    is not a multiple of 10 ms) to the plan."""
     exclusive: bool = False
     """WASAPI exclusive mode (Windows): the device is Voxshift's alone, with the shortest buffers and
     no system mixer in the path. Ignored on other host APIs."""
@@ -107,6 +112,10 @@ class EngineConfig:
             raise ValueError(f"worker_priority must be within 0..90, got {self.worker_priority}")
         if self.watchdog_s <= 0 or self.late_margin <= 0:
             raise ValueError("watchdog_s and late_margin must be positive")
+        if self.noise_suppression not in ("off", "light", "strong"):
+            raise ValueError(
+                f"noise_suppression must be off, light or strong, got {self.noise_suppression!r}"
+            )
         if self.wake not in ("signal", "poll"):
             raise ValueError(f"wake must be 'signal' or 'poll', got {self.wake!r}")
 
@@ -215,7 +224,17 @@ def plan_fill(period: int, hop: int, processing: float, margin: int = 0) -> Fill
     return FillPlan(period, hop, processing, margin, minimum + margin, wait, extra)
 
 
-LATENCY_PARTS = ("device_in", "device_out", "hop", "period", "processing", "margin", "resampler", "voice")
+LATENCY_PARTS = (
+    "device_in",
+    "device_out",
+    "hop",
+    "period",
+    "processing",
+    "margin",
+    "denoise",
+    "resampler",
+    "voice",
+)
 """The parts of :class:`LatencyBreakdown` in the order they are shown."""
 
 
@@ -229,6 +248,7 @@ class LatencyBreakdown:
     period: float = 0.0
     processing: float = 0.0
     margin: float = 0.0
+    denoise: float = 0.0
     resampler: float = 0.0
     voice: float = 0.0
     total: float = 0.0
@@ -245,9 +265,10 @@ class LatencyBreakdown:
         period: float = 0.0,
         processing: float = 0.0,
         margin: float = 0.0,
+        denoise: float = 0.0,
     ) -> LatencyBreakdown:
         """A breakdown whose ``total`` is the sum of the given parts."""
-        parts = (device_in, device_out, hop, period, processing, margin, resampler, voice)
+        parts = (device_in, device_out, hop, period, processing, margin, denoise, resampler, voice)
         return cls(*parts, total=sum(parts))
 
     @property

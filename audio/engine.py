@@ -41,6 +41,7 @@ from audio.stream import (
 )
 from audio.worker import VoicePipeline, Worker, _torch_inference_mode
 from models.base import PassthroughVoice, Voice
+from models.errors import VoxshiftError
 
 CLOSE_TIMEOUT_S = 3.0
 PASSTHROUGH_HOP_S = 256 / 48000
@@ -59,17 +60,19 @@ def resolve_hop(config_hop: int, voice: Voice, rate: int) -> int:
     return max(16, round(voice.hop * rate / voice.sample_rate))
 
 
-def time_pipeline(voice: Voice, rate: int, hop: int) -> float:
-    """Seconds one device hop of ``voice`` takes on this machine (its 90th percentile over a few
-    hops of noise, a throwaway state): what the pre-fill must leave the worker."""
-    pipe = VoicePipeline(voice, rate, hop)
+def time_pipeline(voice: Voice, rate: int, hop: int, denoise: Voice | None = None) -> float:
+    """Seconds one device hop of ``voice`` (after the noise suppressor, if any) takes on this
+    machine (its 90th percentile over a few hops of noise, throwaway states): what the pre-fill
+    must leave the worker."""
+    stages = [VoicePipeline(v, rate, hop) for v in (denoise, voice) if v is not None]
     x = (0.1 * np.random.default_rng(0).standard_normal(hop)).astype(np.float32)
     times: list[float] = []
     begin = time.perf_counter()
     with _torch_inference_mode():
         while len(times) < TIMING_HOPS and (len(times) < 2 or time.perf_counter() - begin < TIMING_BUDGET_S):
             t0 = time.perf_counter()
-            pipe.process(x, "wet")
+            for stage in stages:
+                stage.process(x, "wet")
             times.append(time.perf_counter() - t0)
     return float(np.percentile(times[1:] if len(times) > 2 else times, 90))
 
@@ -146,7 +149,9 @@ class Engine:
             self._voice, self._rate = voice, rate
             hop = self._hop = resolve_hop(cfg.hop, voice, rate)
             pipeline = VoicePipeline(voice, rate, hop)
-            step = time_pipeline(voice, rate, hop)
+            noise = self._noise_stage()
+            denoise = VoicePipeline(noise, rate, hop) if noise is not None else None
+            step = time_pipeline(voice, rate, hop, noise)
             capacity = max(int(cfg.ring_seconds * rate), 16 * hop, 65536)
             native = native_callback.load() if cfg.native_callback else None
             self._native = native is not None
@@ -173,7 +178,15 @@ class Engine:
                 d.name.strip().lower() in UNTRUSTED_TIMESTAMPS for d in (din, dout) if d is not None
             )
             worker = Worker(
-                cfg, io, pipeline, self._params, rate, monitor_ring, self._fail, step_seconds=step
+                cfg,
+                io,
+                pipeline,
+                self._params,
+                rate,
+                monitor_ring,
+                self._fail,
+                step_seconds=step,
+                denoise=denoise,
             )
             worker.monitor_io = self._monitor_io
             self._worker = worker
@@ -205,6 +218,19 @@ class Engine:
                 self._forget_jack_if_gone()
                 raise DeviceError(f"Could not start the audio stream: {exc}.") from exc
             self._running = True
+
+    def _noise_stage(self) -> Voice | None:
+        """The noise suppressor the config asks for; DeviceError-like VoxshiftError if unavailable."""
+        level = self._config.noise_suppression
+        if level == "off":
+            return None
+        from audio.denoise import NoiseStage
+        from dsp.rnnoise import RNNoiseUnavailableError
+
+        try:
+            return NoiseStage(level)
+        except RNNoiseUnavailableError as exc:
+            raise VoxshiftError(f"Noise suppression is not available: {exc}.") from exc
 
     def _period_guess(self, hop: int) -> int:
         """The host period before the first callback tells: JACK's buffer size, the block asked
@@ -350,6 +376,7 @@ class Engine:
         voice = pipeline.voice
         rate, plan = self._rate, worker.plan
         device_in, device_out, _ = self.device_latency()
+        denoise = worker.denoise.lag / rate if worker.denoise is not None else 0.0
         return LatencyBreakdown.build(
             device_in=device_in,
             device_out=device_out,
@@ -357,6 +384,7 @@ class Engine:
             period=plan.wait / rate,
             processing=plan.extra / rate,
             margin=plan.margin / rate,
+            denoise=denoise,
             resampler=pipeline.resampler_delay,
             voice=voice.latency / voice.sample_rate,
         )
@@ -368,7 +396,8 @@ class Engine:
         if worker is None:
             return 0.0
         dropped = self._io.inp.dropped_frames if self._io is not None else 0
-        return worker.fill_now + (worker.pending or worker.pipeline).lag + dropped
+        denoise = worker.denoise.lag if worker.denoise is not None else 0.0
+        return worker.fill_now + (worker.pending or worker.pipeline).lag + denoise + dropped
 
     def measured_latency(self) -> tuple[float | None, str]:
         """Capture-to-playback seconds as measured, and the source of its device part ("" if none).

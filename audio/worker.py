@@ -44,6 +44,7 @@ from audio.config import (
 )
 from audio.ringbuffer import RingBuffer
 from audio.stream import AnyDuplexIO, AnyMonitorIO
+from dsp.gate import NoiseGate
 from dsp.resample import StreamResampler
 from dsp.sola import crossfade, equal_gain_fade, equal_power_fade
 from models.base import Voice
@@ -187,10 +188,13 @@ class Worker:
         on_error: Callable[[str], None],
         *,
         step_seconds: float = 0.0,
+        denoise: VoicePipeline | None = None,
     ) -> None:
         self.config = config
         self.io = io
         self.pipeline = pipeline
+        self.denoise = denoise
+        """The noise suppressor (``audio/denoise.py``) run on every hop before the gate, or None."""
         self.params = params
         self.pending: VoicePipeline | None = None
         self.rate = rate
@@ -233,7 +237,7 @@ class Worker:
         self._buf = np.zeros(self.hop, dtype=np.float32)
         self._last_mode: Mode = "wet"
         self._last_sample = 0.0
-        self._gate_open = True
+        self.gate = NoiseGate(rate)
         n = max(1, round(CONCEAL_S * rate))
         self._conceal_fade = (0.5 + 0.5 * np.cos(np.pi * np.arange(n) / n)).astype(np.float32)
         self._recent = np.zeros(n, dtype=np.float32)  # the last output frames written
@@ -289,8 +293,9 @@ class Worker:
         self.io.inp.read(x)
         x *= db_to_gain(params.input_gain_db)
         self.input_level_db = level_db(x)
-        if self.input_level_db < params.gate_db:
-            x[:] = 0.0
+        if self.denoise is not None:
+            x = self.denoise.process(x, "wet")
+        self.gate.process(x, params.gate_db, level_db(x))
         mode = self._choose_mode(params)
         step_before = self.pipeline.step_time
         y = self._process(x, params, mode)

@@ -54,6 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "period and the voice's measured speed (default 0; raise it if a busy machine clicks)",
     )
     p.add_argument("--prefill-ms", dest="margin_ms", type=float, help=argparse.SUPPRESS)  # old name
+    p.add_argument(
+        "--noise-suppression",
+        choices=("off", "light", "strong"),
+        default="off",
+        help="remove background noise before the voice (RNNoise; adds 20 ms of latency)",
+    )
     p.add_argument("--samplerate", type=int, help="device sample rate (default: the input's)")
     p.add_argument("--late", choices=("dry", "silence"), default="dry", help="what a dropped hop sounds like")
     p.add_argument("--seconds", type=float, help="stop after this many seconds (default: until Ctrl-C)")
@@ -104,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
             monitor_device=args.monitor,
             samplerate=rate,
             margin=round(args.margin_ms * rate / 1000),
+            noise_suppression=args.noise_suppression,
             late_policy=args.late,
         )
         engine = Engine(config, voice)

@@ -101,8 +101,12 @@ def test_gain_gate_and_levels():
     y = _hops(worker, io, x)
     np.testing.assert_allclose(y, x * 10 ** (-6 / 20), rtol=1e-5, atol=1e-7)
     assert worker.output_level_db < worker.input_level_db
-    worker.params = LiveParams(gate_db=-3.0)  # louder than the signal: everything is gated
-    assert np.all(_hops(worker, io, x) == 0.0)
+    worker.params = LiveParams(gate_db=-3.0)  # louder than the signal: gated after hold + release
+    gated = _hops(worker, io, 0.1 * _noise(256 * 60, seed=1))  # ~20 dB under: below the hysteresis
+    timing = worker.gate.timing
+    closed = int((timing.hold_s + timing.release_s) * 48000) + 256
+    assert np.all(gated[closed:] == 0.0)
+    assert np.abs(gated[:closed]).max() > 0.1  # a release, not a cut
 
 
 def test_bypass_and_voice_swap_crossfade_without_a_jump():
