@@ -20,6 +20,7 @@ import gc
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import sounddevice as sd
@@ -28,6 +29,7 @@ from audio import native as native_callback
 from audio.config import EngineConfig, EngineStats, LatencyBreakdown, LiveParams, plan_fill
 from audio.devices import DeviceError, DeviceInfo, check_config, mark_backend_lost
 from audio.jack_latency import JackPorts
+from audio.recorder import RING_SECONDS, Recorder, RecordFormat, Recording
 from audio.ringbuffer import RingBuffer
 from audio.stream import (
     DuplexIO,
@@ -99,6 +101,9 @@ class Engine:
         self._my_ports: tuple[str | None, str | None] = (None, None)
         self._trust_timestamps = True
         self._hop = 0
+        self._recorder: Recorder | None = None
+        self.last_recording: Recording | None = None
+        """The last finished recording (its files, and an error if writing failed)."""
 
     # -- properties ---------------------------------------------------------------------------
     @property
@@ -172,6 +177,8 @@ class Engine:
                     monitor_ring = RingBuffer(capacity, keep_timeline=True)
                     self._monitor_io = MonitorIO(monitor_ring)
             io.wake_frames = hop if cfg.wake == "signal" else 0
+            io.attach_recorder(int(RING_SECONDS * rate))
+            self._recorder = Recorder(io, rate)
             self._io = io
             self._jack = any("JACK" in d.hostapi for d in (din, dout, dmon) if d is not None)
             self._trust_timestamps = not any(
@@ -280,6 +287,7 @@ class Engine:
     def stop(self) -> None:
         """Stop streaming and release the devices (idempotent, returns within a few seconds)."""
         with self._lock:
+            self.stop_recording()
             worker = self._worker
             if worker is not None:
                 worker.stop_requested = True
@@ -352,6 +360,33 @@ class Engine:
         if self._running and worker is not None:
             worker.pending = VoicePipeline(voice, self._rate, worker.hop)
         self._voice = voice
+
+    # -- recording ----------------------------------------------------------------------------
+    def start_recording(
+        self, folder: str | Path, *, with_input: bool = False, fmt: RecordFormat = "wav"
+    ) -> Recording:
+        """Record what is played (and, ``with_input``, the microphone) into ``folder``, from now on.
+
+        The callback hands the audio over; a thread of the recorder's writes it (audio/recorder.py).
+        Raises DeviceError when not streaming, OSError when the folder cannot be written.
+        """
+        recorder = self._recorder
+        if recorder is None or not self.running:
+            raise DeviceError("Start the voice first: a recording is what the engine plays.")
+        return recorder.start(folder, with_input=with_input, fmt=fmt)
+
+    def stop_recording(self) -> Recording | None:
+        """Finish the recording (files closed and valid); None if none was running."""
+        recorder = self._recorder
+        if recorder is None or recorder.recording is None:
+            return None
+        self.last_recording = recorder.stop()
+        return self.last_recording
+
+    @property
+    def recording(self) -> Recording | None:
+        """The recording under way, or None."""
+        return self._recorder.recording if self._recorder is not None else None
 
     # -- statistics ---------------------------------------------------------------------------
     def device_latency(self) -> tuple[float, float, str]:

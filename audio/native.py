@@ -39,6 +39,7 @@ typedef struct { float *data; int64_t capacity; int64_t *idx; int32_t keep_timel
 typedef struct {
     vx_ring in; vx_ring out; int32_t has_input; int32_t out_channels;
     int64_t *counts; double *times; int64_t *cycle_log; int64_t wake_frames; void *wake;
+    vx_ring rec_out; vx_ring rec_in; int64_t *recording;
 } vx_io;
 double vx_now(void);
 void vx_store_release(int64_t *p, int64_t v);

@@ -113,6 +113,12 @@ class RingBuffer:
             self._read = read + count
         return count
 
+    def skip_to_written(self) -> int:
+        """Reader side: drop every frame written so far (read from what comes next); returns how many."""
+        available = max(0, self._written - self._read)
+        self._read = self._read + available
+        return available
+
     def write_tail(self, x: np.ndarray) -> int:
         """Put ``x`` just past the written frames as concealment for an underflow; returns its length.
 

@@ -131,6 +131,10 @@ class DuplexIO:
         self.wake = wake
         self.wake_frames = 0
         """The worker's hop: the callback posts ``wake`` whenever the input ring holds this many frames."""
+        self.rec_out: RingBuffer | None = None
+        self.rec_in: RingBuffer | None = None
+        self.recording = 0
+        """0: off; 1: the callback copies what it played to ``rec_out``; 2: also its input to ``rec_in``."""
 
     def callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, t: Any, status: Any) -> None:
         """PortAudio duplex callback: input block -> ring, ring -> output block (mono to all channels)."""
@@ -141,6 +145,11 @@ class DuplexIO:
             self.out.read(outdata[:, 0])
             if outdata.shape[1] > 1:
                 outdata[:, 1:] = outdata[:, :1]
+            recording = self.recording
+            if recording and self.rec_out is not None:
+                self.rec_out.write(outdata[:, 0])
+                if recording > 1 and self.rec_in is not None:
+                    self.rec_in.write(indata[:, 0])
             self._log_cycle(t.currentTime, frames)
             self.adc_time = t.inputBufferAdcTime
             self.dac_time = t.outputBufferDacTime
@@ -174,6 +183,14 @@ class DuplexIO:
     def period(self, n: int = CYCLE_LOG) -> int:
         """The largest host cycle among the last ``n``: what one callback may take out at once."""
         return recent_cycle_max(self.cycle_log, self.cycles, n)
+
+    def attach_recorder(self, capacity: int) -> tuple[RingBuffer, RingBuffer]:
+        """The recorder's (played, captured) rings; the callback fills them while ``set_recording``."""
+        self.rec_out, self.rec_in = RingBuffer(capacity), RingBuffer(capacity)
+        return self.rec_out, self.rec_in
+
+    def set_recording(self, mode: int) -> None:
+        self.recording = mode
 
     def close(self) -> None:
         """Release the wake-up (after the stream is closed)."""
@@ -265,6 +282,10 @@ class NativeDuplexIO:
         io.cycle_log = native.int64_ptr(self.cycle_log)
         io.wake = self.wake.handle if self.wake is not None else ffi.NULL
         io.wake_frames = 0
+        self._recording = np.zeros(1, dtype=np.int64)
+        io.recording = native.int64_ptr(self._recording)
+        self.rec_out: SharedRingBuffer | None = None
+        self.rec_in: SharedRingBuffer | None = None
         self.struct = io  # the callback's userdata: alive as long as this object
         self._cycles_ptr = native.int64_ptr(self.counts) + 4
         self._load = native.lib.vx_load_acquire
@@ -301,6 +322,25 @@ class NativeDuplexIO:
     def period(self, n: int = CYCLE_LOG) -> int:
         """The largest host cycle among the last ``n``: what one callback may take out at once."""
         return recent_cycle_max(self.cycle_log, self.cycles, n)
+
+    def attach_recorder(self, capacity: int) -> tuple[SharedRingBuffer, SharedRingBuffer]:
+        """The recorder's (played, captured) rings, handed to the callback (before the stream starts)."""
+        self.rec_out, self.rec_in = shared_ring(self.native, capacity), shared_ring(self.native, capacity)
+        for side, ring in (("rec_out", self.rec_out), ("rec_in", self.rec_in)):
+            target = getattr(self.struct, side)
+            target.data = self.native.ffi.cast("float *", ring._data.ctypes.data)
+            target.capacity = ring.capacity
+            target.idx = self.native.int64_ptr(ring.idx)
+            target.keep_timeline = 0
+        return self.rec_out, self.rec_in
+
+    @property
+    def recording(self) -> int:
+        return int(self._recording[0])
+
+    def set_recording(self, mode: int) -> None:
+        """Tell the callback what to copy (release: the recorder's ring reset is seen first)."""
+        self.native.lib.vx_store_release(self.native.int64_ptr(self._recording), mode)
 
     def close(self) -> None:
         """Release the semaphore (after the stream is closed: the callback must not post it any more)."""

@@ -18,7 +18,10 @@
  *    output pre-fill from the largest recent cycle;
  *  - wakes the worker (a semaphore post) when the input ring holds a hop, so the worker never polls;
  *  - on an underflow plays the writer's concealment tail (frames it wrote past its published
- *    position: a fade-out of the last output) instead of a hard cut to zero.
+ *    position: a fade-out of the last output) instead of a hard cut to zero;
+ *  - while recording, copies what it played (and, if asked, what it captured) into two more rings
+ *    that the recorder's thread drains to disk (audio/recorder.py): the file holds what the
+ *    listener heard, concealment and all.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -70,6 +73,9 @@ typedef struct {
     int64_t *cycle_log; /* frames of host cycle k at [k % VX_CYCLE_LOG]; counts[CYCLES] cycles so far */
     int64_t wake_frames; /* post `wake` whenever the input ring holds at least this many frames */
     void *wake;          /* a vx_sem_new() semaphore, or NULL */
+    vx_ring rec_out;     /* the recorder's taps (data NULL: none) */
+    vx_ring rec_in;
+    int64_t *recording;  /* 0: off, 1: what was played, 2: also what was captured */
 } vx_io;
 
 /* The clock of Python's time.perf_counter() on each platform (the worker compares them). */
@@ -164,6 +170,23 @@ VX_EXPORT int vx_sem_wait(void *s, double timeout) {
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
+/* Write n frames, each the first of `stride` interleaved values (the output's first channel). */
+static void ring_write_strided(vx_ring *r, const float *src, int64_t n, int32_t stride) {
+    int64_t w = r->idx[W];
+    int64_t used = w - __atomic_load_n(&r->idx[R], __ATOMIC_ACQUIRE);
+    int64_t count = min64(n, r->capacity - max64(0, used));
+    if (count < n) {
+        r->idx[OVERRUNS] += 1;
+        r->idx[DROPPED] += n - count;
+    }
+    int64_t pos = w % r->capacity;
+    for (int64_t i = 0; i < count; i++) {
+        r->data[pos] = src[i * stride];
+        if (++pos == r->capacity) pos = 0;
+    }
+    __atomic_store_n(&r->idx[W], w + count, __ATOMIC_RELEASE);
+}
+
 static void ring_write(vx_ring *r, const float *src, int64_t n) {
     int64_t w = r->idx[W];
     int64_t rd = __atomic_load_n(&r->idx[R], __ATOMIC_ACQUIRE);
@@ -230,6 +253,11 @@ VX_EXPORT int vx_callback(const void *input, void *output, unsigned long frames,
     if (flags & (PA_INPUT_OVERFLOW | PA_OUTPUT_UNDERFLOW)) io->counts[XRUNS] += 1;
     if (io->has_input && input != NULL) ring_write(&io->in, (const float *)input, n);
     if (output != NULL) ring_read(&io->out, (float *)output, n, io->out_channels);
+    int64_t recording = io->recording != NULL ? __atomic_load_n(io->recording, __ATOMIC_ACQUIRE) : 0;
+    if (recording > 0 && output != NULL && io->rec_out.data != NULL)
+        ring_write_strided(&io->rec_out, (const float *)output, n, io->out_channels);
+    if (recording > 1 && input != NULL && io->rec_in.data != NULL)
+        ring_write_strided(&io->rec_in, (const float *)input, n, 1);
     log_cycle(io, t, n);
     if (t != NULL) {
         io->times[ADC] = t->inputBufferAdcTime;

@@ -60,6 +60,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="off",
         help="remove background noise before the voice (RNNoise; adds 20 ms of latency)",
     )
+    p.add_argument(
+        "--record",
+        metavar="DIR",
+        help="record what you hear to a timestamped file in DIR (valid even if Voxshift is killed)",
+    )
+    p.add_argument("--record-input", action="store_true", help="with --record: the raw microphone too")
+    p.add_argument(
+        "--record-format", choices=("wav", "flac"), default="wav", help="with --record (default wav)"
+    )
     p.add_argument("--samplerate", type=int, help="device sample rate (default: the input's)")
     p.add_argument("--late", choices=("dry", "silence"), default="dry", help="what a dropped hop sounds like")
     p.add_argument("--seconds", type=float, help="stop after this many seconds (default: until Ctrl-C)")
@@ -121,6 +130,16 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(exc, DeviceError):
             print("Run 'voxshift devices' to see what is available.", file=sys.stderr)
         return 1
+    if args.record:
+        try:
+            recording = engine.start_recording(
+                args.record, with_input=args.record_input, fmt=args.record_format
+            )
+        except OSError as exc:
+            engine.stop()
+            print(f"error: cannot record to {args.record}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        print("recording to " + ", ".join(str(p) for p in recording.paths), flush=True)
     return _loop(engine, args.seconds)
 
 
@@ -139,6 +158,15 @@ def _loop(engine: Engine, seconds: float | None) -> int:
         print("stopping", file=sys.stderr)
     stats = engine.stats()
     engine.stop()
+    done = engine.last_recording
+    if done is not None:
+        files = ", ".join(str(p) for p in done.paths)
+        print(
+            f"recorded {done.seconds:.1f} s to {files}"
+            + (f" ({done.dropped} frames lost)" if done.dropped else "")
+        )
+        if done.error:
+            print(f"error: {done.error}", file=sys.stderr)
     measured = "planned only" if stats.measured_latency is None else f"{stats.measured_latency * 1e3:.1f} ms"
     print(
         f"summary: {stats.hops} hops, rtf {stats.rtf:.2f}, xruns {stats.xruns}, "

@@ -224,3 +224,38 @@ def test_falls_back_to_the_python_callback_with_a_reason(tmp_path):
     empty.mkdir()
     out = _load_in_subprocess({"VOXSHIFT_NATIVE_DIR": str(tmp_path / "cache"), "CC": "", "PATH": str(empty)})
     assert out.startswith("False no C compiler found")
+
+
+def test_the_c_callback_records_what_it_played_like_the_python_one(lib):
+    rng = np.random.default_rng(3)
+    py = DuplexIO(RingBuffer(4096), RingBuffer(4096, keep_timeline=True))
+    c = NativeDuplexIO(lib, shared_ring(lib, 4096), shared_ring(lib, 4096, keep_timeline=True))
+    c.struct.out_channels = 2
+    first = rng.standard_normal(700).astype(np.float32)
+    for io in (py, c):
+        io.attach_recorder(8192)
+        io.out.write(first)
+        io.set_recording(0)
+    played = []
+    for step in range(12):
+        if step == 4:
+            for io in (py, c):
+                io.set_recording(2)  # from here on: output and input
+        indata = rng.standard_normal((128, 1)).astype(np.float32)
+        out_py, out_c = np.zeros((128, 2), np.float32), np.zeros((128, 2), np.float32)
+        t = Times(step, step, step)
+        py.callback(indata, out_py, 128, t, Status(0))
+        call_native(lib, c, indata, out_c, t, 0)
+        np.testing.assert_array_equal(out_c, out_py)
+        if step >= 4:
+            played.append((out_py[:, 0].copy(), indata[:, 0].copy()))
+    for io in (py, c):
+        assert io.rec_out.available_read == io.rec_in.available_read == 8 * 128
+        got_out, got_in = np.zeros(8 * 128, np.float32), np.zeros(8 * 128, np.float32)
+        io.rec_out.read(got_out)
+        io.rec_in.read(got_in)
+        np.testing.assert_array_equal(
+            got_out, np.concatenate([p for p, _ in played])
+        )  # underflow's zeros too
+        np.testing.assert_array_equal(got_in, np.concatenate([i for _, i in played]))
+    c.close()
