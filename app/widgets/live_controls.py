@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.settings import F0_METHODS, VoiceSettings
+from models.kinds import VoiceKind
 
 F0_LABELS = {"rmvpe": "RMVPE (best)", "fcpe": "FCPE (fast)", "crepe": "CREPE", "dsp": "DSP (no model)"}
 
@@ -202,9 +203,9 @@ class LiveControls(QWidget):
         self.late_policy.setCurrentIndex(max(0, self.late_policy.findData(s.late_policy)))
         self.late_policy.blockSignals(False)
 
-    def set_voice_kind(self, kind: str) -> None:
+    def set_voice_kind(self, kind: VoiceKind) -> None:
         """Model-only controls are greyed out for voices that ignore them."""
-        rvc = kind == "rvc"
+        rvc = kind is VoiceKind.RVC
         for w in (self.index_rate, self.protect, self.f0_method):
             w.setEnabled(rvc)
         self.crossfade.setEnabled(rvc)

@@ -16,6 +16,7 @@ import numpy as np
 
 from models.base import F0_METHODS, VoiceParams
 from models.errors import VoxshiftError
+from models.kinds import ModelKind
 from models.memory import release_memory
 from models.retrieval import load_index_or_none
 from models.rvc.pipeline import F0Estimator, PipelineConfig, RvcPipeline
@@ -208,13 +209,13 @@ def open_pipeline(
     synthesizer = LazySynthesizer(
         lambda: load_voice(voice_path, device=device).synthesizer, model.synthesizer
     )
-    detect(hubert_path, expected=["hubert"])
+    detect(hubert_path, expected=[ModelKind.HUBERT])
     content = LazyContentEncoder(hubert_path, device)
     f0: F0Estimator | None = None
     if model.f0:
         _check_f0_method(f0_method, rmvpe_path)
         if f0_method == "rmvpe" and rmvpe_path is not None:  # present: checked just above
-            detect(rmvpe_path, expected=["rmvpe"])
+            detect(rmvpe_path, expected=[ModelKind.RMVPE])
         f0 = LazyF0(make_f0_factory(rmvpe_path, device), f0_method)
     index = load_index_or_none(index_path, dim=model.content_dim)
     lazy: Any = synthesizer  # stands in for the torch Module

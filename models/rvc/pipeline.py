@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from models.errors import VoxshiftError
+from models.kinds import RvcVersion
 from models.memory import release_memory
 from models.retrieval import FeatureIndex, blend
 from models.rvc import glue
@@ -131,14 +132,12 @@ class RvcPipeline:
         self,
         synthesizer: torch.nn.Module,
         model_rate: int,
-        version: str,
+        version: RvcVersion,
         content: ContentEncoder,
         f0: F0Estimator | None,
         index: FeatureIndex | None = None,
         config: PipelineConfig | None = None,
     ) -> None:
-        if version not in ("v1", "v2"):
-            raise ValueError(f"version must be 'v1' or 'v2', got {version!r}")
         self.synthesizer = synthesizer
         self.model_rate = int(model_rate)
         self.version = version
@@ -318,9 +317,7 @@ class RvcPipeline:
         """Padded segment ``[N]`` -> content features ``[1, T, C]`` (layer 9 + proj for v1, 12 for v2)."""
         wav = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).unsqueeze(0)
         with torch.inference_mode():
-            if self.version == "v1":
-                return self.content.extract(wav, 9, True)
-            return self.content.extract(wav, 12, False)
+            return self.content.extract(wav, self.version.content_layer, self.version.final_proj)
 
     def retrieve(self, feats: torch.Tensor) -> tuple[torch.Tensor, Any]:
         """Blend the index's neighbours into ``feats [1, T, C]`` by ``index_rate``."""

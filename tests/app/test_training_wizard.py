@@ -301,9 +301,12 @@ def test_main_window_opens_the_wizard_on_its_own_library(open_window, qtbot):
     assert wizard is not None and wizard.isVisible()
     # the wizard installs into the window's library; a voice it announces shows up as a card
     from app.training.library import install_voice
+    from models.kinds import RvcVersion
     from models.rvc.testing import tiny_config, write_voice_file
 
-    trained = write_voice_file(controller.library.root.parent / "fresh.pth", tiny_config("v2", f0=True))
+    trained = write_voice_file(
+        controller.library.root.parent / "fresh.pth", tiny_config(RvcVersion.V2, f0=True)
+    )
     installed = install_voice(controller.library.root, trained)
     wizard.voice_ready.emit(str(installed.voice))
     names = [e.name for e in controller.library.user_entries()]
