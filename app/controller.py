@@ -262,7 +262,7 @@ class AppController(QObject):
             samplerate=rate,
             hop=hop,
             prefill=hop,
-            late_policy="silence" if self.settings.late_policy == "silence" else "dry",
+            late_policy=self.settings.late_policy,
         )
 
     def rescan_devices(self) -> None:

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from models.base import F0_METHODS
 from models.errors import VoxshiftError
 
 SAMPLE_RATES = {"32k": 32000, "40k": 40000, "48k": 48000}
 VERSIONS = ("v1", "v2")
-F0_METHODS = ("rmvpe", "fcpe", "crepe", "dsp")
 AMP_MODES = ("off", "bf16", "fp16")
 PRESETS = ("community", "tiny")
 CONTENT_DIMS = {"v1": 256, "v2": 768}

@@ -17,9 +17,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.settings import F0_METHODS, VoiceSettings
+from app.settings import VoiceSettings
+from audio.config import LATE_POLICIES, LatePolicy
+from models.base import F0_METHODS
 from models.kinds import VoiceKind
 
+LATE_LABELS: dict[LatePolicy, str] = {"dry": "Play your real voice", "silence": "Play silence"}
 F0_LABELS = {"rmvpe": "RMVPE (best)", "fcpe": "FCPE (fast)", "crepe": "CREPE", "dsp": "DSP (no model)"}
 
 
@@ -36,7 +39,7 @@ class StreamValues:
     block_ms: float
     crossfade_ms: float
     extra_ms: float
-    late_policy: str = "dry"
+    late_policy: LatePolicy = "dry"
 
 
 class ValueSlider(QWidget):
@@ -101,8 +104,8 @@ class LiveControls(QWidget):
         self.crossfade = _spin(0, 100, 1, " ms")
         self.extra = _spin(0, 2000, 10, " ms")
         self.late_policy = QComboBox()
-        self.late_policy.addItem("Play your real voice", "dry")
-        self.late_policy.addItem("Play silence", "silence")
+        for policy in LATE_POLICIES:
+            self.late_policy.addItem(LATE_LABELS[policy], policy)
         self.late_policy.setToolTip(
             "When the computer cannot convert a block in time, that block is skipped (the latency\n"
             "stays the same). Your real voice fills the gap, or silence: choose silence if nobody\n"
@@ -172,7 +175,7 @@ class LiveControls(QWidget):
         )
 
     def stream_values(self) -> StreamValues:
-        policy = str(self.late_policy.currentData())
+        policy = LATE_POLICIES[max(0, self.late_policy.currentIndex())]  # items are in LATE_POLICIES order
         return StreamValues(self.block.value(), self.crossfade.value(), self.extra.value(), policy)
 
     def set_voice_settings(self, s: VoiceSettings) -> None:
