@@ -135,7 +135,8 @@ _LIMITS = {
 }  # fmt: skip
 
 
-# The community config lists (process_ckpt.py writes them verbatim); v2 40k reuses v1 40k.
+# The community config lists (process_ckpt.py writes them verbatim, entry 1 is always 32); v2 40k
+# reuses v1 40k. Per (version, rate): upsampling strides, their kernels, spectrogram bins.
 _UPSAMPLING: dict[tuple[RvcVersion, int], tuple[tuple[int, ...], tuple[int, ...], int]] = {
     (RvcVersion.V1, 32000): ((10, 4, 2, 2, 2), (16, 16, 4, 4, 4), 513),
     (RvcVersion.V1, 40000): ((10, 10, 2, 2), (16, 16, 4, 4), 1025),

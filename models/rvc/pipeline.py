@@ -33,6 +33,7 @@ from models.kinds import RvcVersion
 from models.memory import release_memory
 from models.retrieval import FeatureIndex, blend
 from models.rvc import glue
+from models.rvc.net import InferResult
 
 ProgressFn = Callable[[float], None]
 """Receives the done fraction in 0..1."""
@@ -50,6 +51,21 @@ class ContentEncoder(Protocol):
 
 F0Estimator = Callable[[np.ndarray], np.ndarray]
 """``[N]`` float32 16 kHz audio -> ``[1 + N // 160]`` f0 in Hz (float64, 0 = unvoiced)."""
+
+
+class Synthesizer(Protocol):
+    """What the pipelines call on an RVC network (:meth:`models.rvc.net.SynthesizerTrn.infer`)."""
+
+    def infer(
+        self,
+        phone: torch.Tensor,
+        phone_lengths: torch.Tensor,
+        pitch: torch.Tensor | None,
+        pitchf: torch.Tensor | None,
+        sid: torch.Tensor | int | None = None,
+        skip_head: int | None = None,
+        return_length: int | None = None,
+    ) -> InferResult: ...
 
 
 @dataclass(frozen=True)
@@ -119,7 +135,7 @@ class SegmentTrace:
 class RvcPipeline:
     """Reference offline conversion with injected components.
 
-    ``synthesizer``: the voice's net with ``infer(phone, lengths, pitch, pitchf, sid)``;
+    ``synthesizer``: the voice's net (:class:`Synthesizer`);
     ``content``: HuBERT/ContentVec; ``f0``: a pitch estimator (None for no-f0 voices);
     ``index``: retrieval vectors or None.
     """
@@ -130,7 +146,7 @@ class RvcPipeline:
 
     def __init__(
         self,
-        synthesizer: torch.nn.Module,
+        synthesizer: Synthesizer,
         model_rate: int,
         version: RvcVersion,
         content: ContentEncoder,
@@ -383,7 +399,7 @@ class RvcPipeline:
         lengths = torch.tensor([p_len], dtype=torch.long)
         sid = torch.tensor([self.config.sid], dtype=torch.long)
         with torch.inference_mode():
-            out = self.synthesizer.infer(feats, lengths, pitch, pitchf, sid)  # type: ignore[operator]
+            out = self.synthesizer.infer(feats, lengths, pitch, pitchf, sid)
         return out[0][0, 0].float().numpy()
 
 

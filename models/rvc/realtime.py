@@ -33,7 +33,7 @@ from models.base import Voice, VoiceInfo, VoiceParams
 from models.kinds import RvcVersion, VoiceKind
 from models.retrieval import FeatureIndex, blend
 from models.rvc import glue
-from models.rvc.pipeline import ContentEncoder, F0Estimator
+from models.rvc.pipeline import ContentEncoder, F0Estimator, Synthesizer
 
 CACHE_FRAMES = 1024
 
@@ -169,7 +169,7 @@ class RealtimeCore:
 
     def __init__(
         self,
-        synthesizer: torch.nn.Module,
+        synthesizer: Synthesizer,
         model_rate: int,
         version: RvcVersion,
         content: ContentEncoder,
@@ -272,7 +272,7 @@ class RealtimeCore:
         self.trace.feats, self.trace.pitch, self.trace.pitchf = phone, pitch, pitchf
         lengths = torch.tensor([g.p_len], dtype=torch.long)
         sid = torch.tensor([self.config.sid], dtype=torch.long)
-        out = self.synthesizer.infer(  # type: ignore[operator]
+        out = self.synthesizer.infer(
             phone, lengths, pitch, pitchf, sid, skip_head=g.skip_head, return_length=g.return_length
         )
         return out[0].reshape(-1).float().numpy()

@@ -71,7 +71,7 @@ class Variant:
                     **extra,
                 )
             else:  # the reference's no-f0 call order: infer(phone, lengths, sid)
-                out = voice.synthesizer.infer(
+                out = voice.synthesizer.infer_nof0(
                     g["phone"], g["phone_lengths"], g["sid"], noise=ZERO_NOISE, **extra
                 )
         audio, _, (z, _, m_p, logs_p) = out

@@ -13,9 +13,10 @@ from models.checkpoint import detect
 from models.errors import ModelFormatError
 from models.kinds import ModelKind, RvcVersion, WeightNorm
 from models.rvc import ZERO_NOISE, RvcConfig, SynthesizerTrn, from_community, load_voice, variant
-from models.rvc.config import infer_config_from_state_dict
+from models.rvc.config import KNOWN_VARIANTS, infer_config_from_state_dict
 from models.rvc.testing import tiny_config, voice_container, write_voice_file
 from models.rvc.weights import community_state_dict, rename_weight_norm
+from models.testing import load_manifest
 
 # (version, rate, f0, speakers); the 40k variants are covered by the golden parity tests.
 CASES = [
@@ -31,15 +32,16 @@ def _random_voice(path: Path, cfg: RvcConfig, style: WeightNorm = WeightNorm.OLD
     return write_voice_file(path, cfg, weight=community_state_dict(SynthesizerTrn(cfg)), style=style)
 
 
-def _inputs(cfg: RvcConfig, frames: int, batch: int = 1) -> dict[str, torch.Tensor]:
+def _inputs(cfg: RvcConfig, frames: int, batch: int = 1) -> dict[str, torch.Tensor | None]:
+    """``infer`` inputs; pitch and pitchf are None for a model without f0."""
     g = torch.Generator().manual_seed(1)
     f0 = 120 + 80 * torch.rand(batch, frames, generator=g)
     f0[:, 3:6] = 0
     return {
         "phone": torch.randn(batch, frames, cfg.content_dim, generator=g),
         "phone_lengths": torch.full((batch,), frames, dtype=torch.long),
-        "pitch": torch.randint(1, 256, (batch, frames), generator=g),
-        "pitchf": f0,
+        "pitch": torch.randint(1, 256, (batch, frames), generator=g) if cfg.f0 else None,
+        "pitchf": f0 if cfg.f0 else None,
     }
 
 
@@ -72,11 +74,25 @@ def test_variant_builds_loads_and_runs(
         assert tail.shape == (1, 1, 2 * cfg.hop) and z.shape == (1, 192, 2) and m_p.shape == (1, 192, 26)
         if not f0:  # the reference's no-f0 positional order: (phone, lengths, sid, skip_head, return_length)
             sid, skip, length = torch.tensor([0]), torch.tensor([28]), torch.tensor([2])
-            ref = syn.infer(x["phone"], x["phone_lengths"], sid, skip, length, noise=ZERO_NOISE)[0]
+            ref = syn.infer_nof0(x["phone"], x["phone_lengths"], sid, skip, length, noise=ZERO_NOISE)[0]
             ours = syn.infer(
-                x["phone"], x["phone_lengths"], sid=0, skip_head=28, return_length=2, noise=ZERO_NOISE
+                x["phone"],
+                x["phone_lengths"],
+                None,
+                None,
+                sid=0,
+                skip_head=28,
+                return_length=2,
+                noise=ZERO_NOISE,
             )[0]
             assert ref.shape == (1, 1, 2 * cfg.hop) and torch.equal(ref, ours)
+        # each kind has its own call: pitch for an f0 model, none for the others (never reinterpreted)
+        with pytest.raises(ValueError, match="needs pitch" if f0 else "takes no pitch"):
+            pitch = None if f0 else torch.ones(1, 30, dtype=torch.long)
+            syn.infer(x["phone"], x["phone_lengths"], pitch, pitch)
+        if f0:
+            with pytest.raises(ValueError, match="needs pitch"):
+                syn.infer_nof0(x["phone"], x["phone_lengths"])
 
 
 def test_multi_speaker_and_batch(tmp_path: Path) -> None:
@@ -260,3 +276,12 @@ def test_half_precision_runs(tmp_path: Path) -> None:
         a = full.synthesizer.infer(**x, noise=ZERO_NOISE)[0]
         b = half.synthesizer.infer(**x, noise=ZERO_NOISE)[0]
     assert b.dtype == torch.float16 and (a - b.float()).abs().max() < 0.05
+
+
+@pytest.mark.parametrize(("version", "rate"), KNOWN_VARIANTS, ids=lambda v: getattr(v, "value", v))
+def test_variants_are_the_reference_config_lists(reference_dir: Path, version: RvcVersion, rate: int) -> None:
+    """The 18-entry lists the reference's extract_small_model() writes into voice files."""
+    lists = load_manifest(reference_dir / "manifest_rvc_v2_f0_40k.json")["hyperparameters"][
+        "rvc_config_lists"
+    ]
+    assert variant(version, rate).to_community_list() == lists[f"{version.value}_{rate // 1000}k"]
