@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from typing import Any
 
 from app.settings import VoiceSettings
 from app.voice_library import VoiceEntry
@@ -63,9 +61,11 @@ def _builtin(entry: VoiceEntry, build: VoiceBuild) -> Voice:
 
 
 def _llvc(entry: VoiceEntry, build: VoiceBuild) -> Voice:
-    llvc = _optional("models.llvc", "LLVC")
-    voice: Voice = llvc.load_voice(entry.model_file, config=entry.config_file)
-    return voice
+    from models.llvc import load_voice
+
+    if entry.model_file is None:
+        raise VoxshiftError(f"{entry.name}: the voice card names no model file")
+    return load_voice(entry.model_file, config=entry.config_file)
 
 
 def _rvc(entry: VoiceEntry, build: VoiceBuild) -> Voice:
@@ -91,10 +91,3 @@ def _rvc(entry: VoiceEntry, build: VoiceBuild) -> Voice:
         device=build.compute_device,
     )
     return voice
-
-
-def _optional(module: str, what: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        raise VoxshiftError(f"{what} voices are not available in this build ({err})") from err

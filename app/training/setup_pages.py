@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from app.training.worker import BackgroundCall
+from app.background import BackgroundCall
 from models.base import F0_METHODS
 from training import api
 
