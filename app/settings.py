@@ -33,6 +33,7 @@ class Key(str, Enum):
     MONITOR_DEVICE = "audio/monitor_device"
     MONITOR_ENABLED = "audio/monitor_enabled"
     BLOCK_MS = "audio/block_ms"
+    MARGIN_MS = "audio/margin_ms"
     CROSSFADE_MS = "audio/crossfade_ms"
     EXTRA_MS = "audio/extra_ms"
     LATE_POLICY = "audio/late_policy"
@@ -98,6 +99,8 @@ class AppSettings:
     """Extra left context a chunked voice sees per hop (RVC): quality against compute."""
     late_policy: LatePolicy = "dry"
     """What a hop the voice cannot finish in time plays: "dry" (your real voice) or "silence"."""
+    margin_ms: float = 0.0
+    """Safety margin on top of the engine's minimum safe buffering (raise it if a busy machine clicks)."""
     input_gain_db: float = 0.0
     output_gain_db: float = 0.0
     monitor_gain_db: float = 0.0
@@ -130,6 +133,7 @@ _FIELD_KEYS: dict[str, Key] = {
     "crossfade_ms": Key.CROSSFADE_MS,
     "extra_ms": Key.EXTRA_MS,
     "late_policy": Key.LATE_POLICY,
+    "margin_ms": Key.MARGIN_MS,
     "input_gain_db": Key.INPUT_GAIN_DB,
     "output_gain_db": Key.OUTPUT_GAIN_DB,
     "monitor_gain_db": Key.MONITOR_GAIN_DB,

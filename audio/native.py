@@ -38,14 +38,20 @@ CDEF = """
 typedef struct { float *data; int64_t capacity; int64_t *idx; int32_t keep_timeline; } vx_ring;
 typedef struct {
     vx_ring in; vx_ring out; int32_t has_input; int32_t out_channels;
-    int64_t *counts; double *times;
+    int64_t *counts; double *times; int64_t *cycle_log; int64_t wake_frames; void *wake;
 } vx_io;
 double vx_now(void);
 void vx_store_release(int64_t *p, int64_t v);
 int64_t vx_load_acquire(int64_t *p);
+void *vx_sem_new(void);
+void vx_sem_free(void *s);
+void vx_sem_post(void *s);
+int vx_sem_wait(void *s, double timeout);
 int vx_callback(const void *input, void *output, unsigned long frames, const void *t,
                 unsigned long flags, void *user);
 """
+CYCLE_LOG = 64
+"""Entries of the callback's log of host-cycle sizes (``VX_CYCLE_LOG`` in the C source)."""
 
 
 class Native:

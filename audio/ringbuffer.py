@@ -10,6 +10,11 @@ Underrun (``read`` with too few frames): the missing frames are zero-filled and 
 ``keep_timeline=True`` the reader still advances by the full request, so the stream keeps its
 timing: frames written later for the positions already played are discarded by the writer. That
 is what keeps the engine's lag constant when a hop arrives late.
+
+Concealment: the writer may put a short *tail* past its position (``write_tail``: e.g. a fade-out
+of its last frames). A read that runs past the written frames plays the tail there instead of
+zeros, so an underflow fades out instead of cutting to silence with a click. The tail is not
+written data: it is replaced by the next ``write`` and never counts as read frames.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ class RingBuffer:
         self._data = np.zeros((self.capacity, self.channels), dtype=np.float32)
         self._written = 0  # frames ever written (owned by the writer)
         self._read = 0  # frames ever read (owned by the reader)
+        self._tail = 0  # concealment frames valid past ``_written`` (owned by the writer)
         self.overruns = 0
         """Number of writes that did not fit completely."""
         self.underruns = 0
@@ -68,6 +74,8 @@ class RingBuffer:
         """
         frames = x[:, None] if x.ndim == 1 else x
         n = len(frames)
+        if self._tail:
+            self._tail = 0  # before the new frames replace it (the reader may be reading it)
         start = 0
         if self.keep_timeline:
             behind = self._read - self._written
@@ -85,26 +93,38 @@ class RingBuffer:
     def read(self, out: np.ndarray) -> int:
         """Fill ``out`` (``[n]`` or ``[n, channels]``) with the oldest frames; returns how many were real.
 
-        Missing frames are zero-filled and counted as an underrun.
+        Missing frames are counted as an underrun and filled with the writer's concealment tail
+        (see ``write_tail``), then zeros.
         """
         frames = out[:, None] if out.ndim == 1 else out
         n = len(frames)
-        count = min(n, max(0, self._written - self._read))
-        self._copy_out(frames[:count], self._read % self.capacity)
+        read, written = self._read, self._written
+        tail = self._tail
+        count = min(n, max(0, written - read))
+        copy = min(n, max(0, written + tail - read))
+        self._copy_out(frames[:copy], read % self.capacity)
+        if copy < n:
+            frames[copy:] = 0.0
         if count < n:
-            frames[count:] = 0.0
             self.underruns += 1
             self.missing_frames += n - count
-            self._read += n if self.keep_timeline else count
+            self._read = read + (n if self.keep_timeline else count)
         else:
-            self._read += count
+            self._read = read + count
         return count
 
-    def skip(self, n: int) -> int:
-        """Discard up to ``n`` frames from the read side; returns how many were discarded."""
-        count = min(n, max(0, self._written - self._read))
-        self._read += count
-        return count
+    def write_tail(self, x: np.ndarray) -> int:
+        """Put ``x`` just past the written frames as concealment for an underflow; returns its length.
+
+        Only the free part of the ring is used; the next ``write`` replaces the tail.
+        """
+        frames = x[:, None] if x.ndim == 1 else x
+        self._tail = 0
+        used = max(0, self._written - self._read)
+        n = min(len(frames), self.capacity - used)
+        self._copy_in(frames[:n], self._written % self.capacity)
+        self._tail = n
+        return n
 
     def _copy_in(self, src: np.ndarray, pos: int) -> None:
         first = min(len(src), self.capacity - pos)
@@ -124,18 +144,28 @@ class SharedRingBuffer(RingBuffer):
 
     The C callback (``audio/vxcallback.c``) is the other side of such a ring: it gets pointers to
     ``_data`` and ``idx`` and follows the same protocol. ``idx`` holds written, read, overruns,
-    underruns, dropped and missing frames; each side updates only its own entries, and a position
-    is published with a release store after the samples it covers (``publish``, the C library's
-    ``vx_store_release``; a plain store where no library is given).
+    underruns, dropped and missing frames and the concealment tail; each side updates only its own
+    entries. A position is published with a release store after the samples it covers
+    (``publish``: the C library's ``vx_store_release``) and read with an acquire load (``acquire``:
+    ``vx_load_acquire``), so the samples are seen before the position that covers them also on
+    weakly ordered CPUs (ARM: Apple Silicon, Windows on ARM). Without a library both are plain
+    numpy stores and loads.
     """
 
-    FIELDS = ("_written", "_read", "overruns", "underruns", "dropped_frames", "missing_frames")
+    FIELDS = ("_written", "_read", "overruns", "underruns", "dropped_frames", "missing_frames", "_tail")
 
     def __init__(
-        self, capacity: int, channels: int = 1, *, keep_timeline: bool = False, publish: Any = None
+        self,
+        capacity: int,
+        channels: int = 1,
+        *,
+        keep_timeline: bool = False,
+        publish: Any = None,
+        acquire: Any = None,
     ) -> None:
         self.idx = np.zeros(len(self.FIELDS), dtype=np.int64)
-        self._publish = publish
+        self._publish: Any = publish
+        self._acquire: Any = acquire
         self._idx_ptr = self.idx.ctypes.data
         super().__init__(capacity, channels, keep_timeline=keep_timeline)
 
@@ -145,10 +175,15 @@ class SharedRingBuffer(RingBuffer):
         else:
             self.idx[slot] = value
 
+    def _get_position(self, slot: int) -> int:
+        if self._acquire is not None:
+            return int(self._acquire(slot))
+        return int(self.idx[slot])
+
 
 def _position(slot: int) -> property:
     def get(self: SharedRingBuffer) -> int:
-        return int(self.idx[slot])
+        return self._get_position(slot)
 
     def put(self: SharedRingBuffer, value: int) -> None:
         self._set_position(slot, value)
@@ -168,5 +203,6 @@ def _counter(slot: int) -> property:
 
 SharedRingBuffer._written = _position(0)  # type: ignore[assignment]
 SharedRingBuffer._read = _position(1)  # type: ignore[assignment]
-for _slot, _name in enumerate(SharedRingBuffer.FIELDS[2:], start=2):
+SharedRingBuffer._tail = _position(6)  # type: ignore[assignment]
+for _slot, _name in enumerate(SharedRingBuffer.FIELDS[2:6], start=2):
     setattr(SharedRingBuffer, _name, _counter(_slot))

@@ -8,8 +8,17 @@ FIFO starts with exactly as many zeros as the sample counts require (computed by
 :class:`Worker` is the thread loop. Each hop it reads the live parameters once, decides whether
 there is time to run the voice (a voice slower than real time would otherwise build a backlog),
 runs it or drops the hop (dry input or silence, ``late_policy``), crossfades at every change of
-source, and writes exactly one hop to the output ring (and the monitor ring). Because every hop
-writes exactly one hop, and the output ring keeps its timeline on underruns, the lag never drifts.
+source, and writes one hop to the output ring (and the monitor ring). Because every hop writes one
+hop, and the output ring keeps its timeline on underruns, the lag never drifts.
+
+The worker sleeps until the callback signals a hop of input (``EngineConfig.wake``). It keeps the
+output ring's pre-fill at the plan for the host's current period (``audio.config.plan_fill``):
+when the host's cycles grow (PipeWire changing its quantum, ``jack_bufsize``) it inserts the
+missing frames at once, as a continuation of its concealment tail, and fades back in; when they
+shrink it takes the surplus out a little per hop by playing hops up to 4 % faster (up to twice
+as fast in silence). After every hop
+it leaves a short fade-out past its write position (``RingBuffer.write_tail``): an underflow plays
+that instead of a hard cut, and the audio fades back in where the worker catches up.
 """
 
 from __future__ import annotations
@@ -24,9 +33,18 @@ from typing import Any, Literal
 
 import numpy as np
 
-from audio.config import EngineConfig, LiveParams, db_to_gain, level_db
+from audio.config import (
+    EngineConfig,
+    FillPlan,
+    LiveParams,
+    db_to_gain,
+    level_db,
+    plan_fill,
+    processing_frames,
+)
 from audio.ringbuffer import RingBuffer
 from audio.stream import AnyDuplexIO, AnyMonitorIO
+from dsp.gate import NoiseGate
 from dsp.resample import StreamResampler
 from dsp.sola import crossfade, equal_gain_fade, equal_power_fade
 from models.base import Voice
@@ -35,6 +53,11 @@ Mode = Literal["wet", "dry", "silence"]
 HISTORY = 512  # per-hop processing times kept for stats
 MONITOR_TOLERANCE = 24  # frames the monitor may run off the main output before it is re-aligned
 PROBE_EVERY = 8  # after this many dropped hops in a row, run the voice once to re-measure it
+SHRINK_PER_HOP = 0.04  # share of a hop a too-large pre-fill shrinks by per hop (played 4 % faster)
+SHRINK_IN_SILENCE = 0.5  # ... and in a hop nobody can hear (below SILENCE_DB)
+SILENCE_DB = -60.0
+CONCEAL_S = 0.010  # length of the fade-out an underflow plays instead of silence
+WAIT_SLICE_S = 0.05  # longest single wait for the callback's signal (the watchdog checks between)
 
 
 def fifo_prefill(dev_rate: int, dev_hop: int, voice: Voice, hops: int = 20000) -> int:
@@ -163,23 +186,41 @@ class Worker:
         rate: int,
         monitor: RingBuffer | None,
         on_error: Callable[[str], None],
+        *,
+        step_seconds: float = 0.0,
+        denoise: VoicePipeline | None = None,
     ) -> None:
         self.config = config
         self.io = io
         self.pipeline = pipeline
+        self.denoise = denoise
+        """The noise suppressor (``audio/denoise.py``) run on every hop before the gate, or None."""
         self.params = params
         self.pending: VoicePipeline | None = None
         self.rate = rate
-        self.hop = config.hop
+        self.hop = pipeline.dev_hop
         self.monitor = monitor
         self.on_error = on_error
         self.stop_requested = False
         self.monitor_io: AnyMonitorIO | None = None
         self.monitor_shift = 0.0
         """(main output latency - monitor output latency) in frames, set by the engine."""
-        self.target_fill = 0
+        self.step_seconds = step_seconds
+        """Seconds the worker needs for one hop (measured by the engine before the stream starts)."""
+        self.plan: FillPlan = plan_fill(self.hop, self.hop, self._processing(), config.margin)
+        """The output pre-fill the worker keeps (``mark_started`` sets the first one)."""
+        self.replans = 0
+        self.period_gaps = 0
+        """Output underflows in the host cycle that first grew past the planned period: no pre-fill
+        planned for the old period can cover a larger cycle (the callback asks for more than the
+        input it has delivered allows), so they come with a period increase; the worker re-plans at
+        once and the concealment tail fills the gap."""
+        self._underruns_seen = 0
+        self.fill_now = 0
+        """``out.frames_written - inp.frames_read`` after the last hop: the pre-fill really held."""
         self._started = time.perf_counter()
         self._monitor_delta = 0
+        self._monitor_drop = 0  # frames still to leave out of the monitor's writes (re-alignment)
         self.realtime = False
         """Whether the worker thread got real-time scheduling."""
         self.hops = 0
@@ -196,7 +237,11 @@ class Worker:
         self._buf = np.zeros(self.hop, dtype=np.float32)
         self._last_mode: Mode = "wet"
         self._last_sample = 0.0
-        self._gate_open = True
+        self.gate = NoiseGate(rate)
+        n = max(1, round(CONCEAL_S * rate))
+        self._conceal_fade = (0.5 + 0.5 * np.cos(np.pi * np.arange(n) / n)).astype(np.float32)
+        self._recent = np.zeros(n, dtype=np.float32)  # the last output frames written
+        self._tail = np.zeros(n, dtype=np.float32)  # the concealment tail last put past them
         self.thread = threading.Thread(target=self._run, name="voxshift-worker", daemon=True)
 
     # -- thread -------------------------------------------------------------------------------
@@ -215,7 +260,8 @@ class Worker:
             self.on_error(f"The voice '{name}' failed and the engine stopped: {type(exc).__name__}: {exc}")
 
     def _wait_for_hop(self) -> bool:
-        """Sleep until a full hop is in the input ring; False (after a short sleep) if not yet."""
+        """True when a full hop is in the input ring; else wait for the callback's signal (or, with
+        ``wake="poll"``, sleep a little) and return False."""
         avail = self.io.inp.available_read
         if avail >= self.hop:
             return True
@@ -231,28 +277,36 @@ class Worker:
             )
             self.stop_requested = True
             return False
-        time.sleep(max(0.0003, 0.7 * (self.hop - avail) / self.rate))
+        if self.config.wake == "signal":
+            self.io.wait_input(min(WAIT_SLICE_S, self.config.watchdog_s / 4))
+        else:
+            time.sleep(max(0.0003, 0.7 * (self.hop - avail) / self.rate))
         return False
 
     # -- one hop ------------------------------------------------------------------------------
     def _one_hop(self) -> None:
         t0 = time.perf_counter()
         params = self.params  # read once per hop
+        self._follow_period()
         x = self._buf
+        fill = self.io.out.frames_written - self.io.inp.frames_read  # before this hop's read
         self.io.inp.read(x)
         x *= db_to_gain(params.input_gain_db)
         self.input_level_db = level_db(x)
-        if self.input_level_db < params.gate_db:
-            x[:] = 0.0
+        if self.denoise is not None:
+            x = self.denoise.process(x, "wet")
+        self.gate.process(x, params.gate_db, level_db(x))
         mode = self._choose_mode(params)
         step_before = self.pipeline.step_time
         y = self._process(x, params, mode)
         y = self._transition(y, mode)
-        out = y * db_to_gain(params.output_gain_db)
+        out = self._fit(y * db_to_gain(params.output_gain_db), self.plan.fill - fill)
         self.output_level_db = level_db(out)
-        self.io.out.write(out)
+        self._write(out)
         if self.monitor is not None:
             self._feed_monitor(out * db_to_gain(params.monitor_gain_db - params.output_gain_db))
+        self.fill_now = self.io.out.frames_written - self.io.inp.frames_read
+        self._underruns_seen = self.io.out.underruns
         elapsed = time.perf_counter() - t0
         self.hop_times[self.hops % HISTORY] = elapsed
         if mode == "wet":
@@ -260,6 +314,76 @@ class Worker:
             self.wet_times[self._wet_count % len(self.wet_times)] = step
             self._wet_count += 1
         self.hops += 1
+
+    # -- the pre-fill ---------------------------------------------------------------------------
+    def _processing(self) -> float:
+        return processing_frames(self.step_seconds, self.rate, self.config.late_margin)
+
+    def _follow_period(self) -> None:
+        """Re-plan the pre-fill when the host's cycles changed size (at once when they grew: the
+        larger cycle has already taken more than was there; when they shrank, once no larger
+        cycle is left in the callback's log)."""
+        period = self.io.period()
+        if period <= 0 or period == self.plan.period:
+            return
+        if self._wet_count:  # what the voice costs now, not at start-up
+            n = min(self._wet_count, len(self.wet_times))
+            self.step_seconds = float(np.median(self.wet_times[:n]))
+        if period > self.plan.period:
+            self.period_gaps += self.io.out.underruns - self._underruns_seen
+        self.plan = plan_fill(period, self.hop, self._processing(), self.config.margin)
+        self.replans += 1
+
+    def _fit(self, y: np.ndarray, missing: int) -> np.ndarray:
+        """This hop's output, adjusted by up to ``missing`` frames towards the planned pre-fill.
+
+        More frames are needed at once: the continuation of the concealment tail goes first (a
+        fade-out, then silence) and ``_write`` fades the hop in after it. A surplus is removed a
+        little per hop: the hop is resampled to up to :data:`SHRINK_PER_HOP` fewer frames.
+        """
+        if missing > 0:
+            gap = (
+                self._tail[:missing]
+                if missing <= len(self._tail)
+                else np.concatenate([self._tail, np.zeros(missing - len(self._tail), dtype=np.float32)])
+            )
+            return np.concatenate([gap, y]).astype(np.float32, copy=False)
+        share = SHRINK_IN_SILENCE if level_db(y) < SILENCE_DB else SHRINK_PER_HOP
+        cut = min(-missing, int(len(y) * share))
+        if cut <= 0:
+            return y
+        n = len(y)
+        # sample n - 1 lands on the last output frame; the first lands just after the previous hop
+        t = (np.arange(1, n - cut + 1) * (n / (n - cut)) - 1.0).astype(np.float64)
+        xp = np.arange(-1, n, dtype=np.float64)
+        fp = np.concatenate([[self._recent[-1]], y]).astype(np.float64)
+        return np.interp(t, xp, fp).astype(np.float32)
+
+    def _write(self, out: np.ndarray) -> None:
+        """Write ``out`` to the output ring, fading in where audio resumes after a gap, then put a
+        new concealment tail past it."""
+        ring = self.io.out
+        gap = len(out) - self.hop if len(out) > self.hop else 0  # frames _fit inserted
+        behind = ring.frames_read - ring.frames_written  # > 0: the reader passed us (an underflow)
+        resume = max(gap, behind)
+        if resume > 0:
+            fade_in, fade_out = self._gain_fade
+            k = min(len(fade_in), len(out) - resume)
+            if k > 0:
+                conceal = np.zeros(k, dtype=np.float32)
+                lo, hi = resume, min(resume + k, len(self._tail))
+                if hi > lo:
+                    conceal[: hi - lo] = self._tail[lo:hi]
+                seg = out[resume : resume + k]
+                out = out.copy()
+                out[resume : resume + k] = seg * fade_in[:k] + conceal * fade_out[:k]
+        ring.write(out)
+        recent = self._recent
+        m = min(len(out), len(recent))
+        recent[:-m] = recent[m:]
+        recent[-m:] = out[-m:]
+        self._tail = recent[::-1] * self._conceal_fade
+        ring.write_tail(self._tail)
 
     def _choose_mode(self, params: LiveParams) -> Mode:
         if params.bypass:
@@ -282,10 +406,10 @@ class Worker:
         if self._wet_count < 4 or self._drops_in_row >= PROBE_EVERY:
             self._drops_in_row = 0
             return False
-        block = max(1, self.io.block)
+        period = max(1, self.plan.period)
         n = min(self._wet_count, len(self.wet_times))
         expected = float(np.median(self.wet_times[:n])) * self.config.late_margin
-        deadline = self.io.last_call + (slack // block + 1) * block / self.rate
+        deadline = self.io.last_call + (slack // period + 1) * period / self.rate
         if time.perf_counter() + expected > deadline:
             return self._count_drop()
         self._drops_in_row = 0
@@ -344,6 +468,10 @@ class Worker:
         """
         ring, mio = self.monitor, self.monitor_io
         assert ring is not None
+        if self._monitor_drop > 0:  # the writer trims: the read position is the callback's alone
+            drop = min(self._monitor_drop, len(y))
+            y = y[drop:]
+            self._monitor_drop -= drop
         ring.write(y)
         if mio is None or mio.callbacks < 2 or self.io.callbacks < 2:
             return
@@ -357,12 +485,12 @@ class Worker:
         if abs(delta) <= MONITOR_TOLERANCE or abs(delta - previous) > MONITOR_TOLERANCE:
             return
         if delta > 0:
-            ring.skip(delta)
+            self._monitor_drop = delta  # the monitor plays late: leave frames out of the next writes
         else:
             ring.write(np.zeros(-delta, dtype=np.float32))
         self._monitor_delta = 0
 
-    def mark_started(self, target_fill: int) -> None:
-        """Called by the engine right before the stream starts (``target_fill``: the ring pre-fill)."""
-        self.target_fill = target_fill
+    def mark_started(self, plan: FillPlan) -> None:
+        """Called by the engine right before the stream starts, with the pre-fill it wrote."""
+        self.plan = plan
         self._started = time.perf_counter()

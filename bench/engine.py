@@ -63,7 +63,7 @@ def make_voice(name: str, hop: int) -> Voice:
 
 def measure(pool: JackPool, name: str, hop: int, seconds: float, prefill: int) -> Row:
     server = pool.get(RATE, hop)
-    engine = Engine(EngineConfig(samplerate=RATE, hop=hop, prefill=prefill), make_voice(name, hop))
+    engine = Engine(EngineConfig(samplerate=RATE, hop=hop, margin=prefill), make_voice(name, hop))
     engine.start()
     try:
         time.sleep(0.5)

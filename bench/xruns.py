@@ -7,10 +7,12 @@ output underflows and late hops. The load average before each run says how busy 
 and the share of CPU time the hypervisor took during the run ("steal" in /proc/stat, Linux) says
 how much the host itself was away (``bench/hostjitter.py`` measures what that does to a realtime
 thread's wake-ups). xruns on a shared machine say little about the code; compare runs taken at
-similar load and steal. Prints a markdown table.
+similar load and steal. ``--wake both`` interleaves runs where the callback signals the worker
+with runs where the worker polls with short sleeps (what it did before), to measure the late
+hops signalling saves. Prints a markdown table.
 
-    .venv/bin/python -m bench.xruns [--runs 3] [--seconds 20] [--hop 256] [--prefill 256]
-                                    [--callback c|python|both] [--load torch|gil]
+    .venv/bin/python -m bench.xruns [--runs 3] [--seconds 20] [--hop 256] [--period 256] [--margin 0]
+                                    [--callback c|python|both] [--load torch|gil] [--wake signal|poll|both]
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ RATE = 48000
 class Row:
     run: int
     callback: str
+    wake: str
     load: float
     stream_xruns: int
     jack_xruns: int
@@ -70,12 +73,20 @@ def one_run(
     run: int,
     seconds: float,
     hop: int,
-    prefill: int,
+    margin: int,
     native: bool,
     load_kind: str = "torch",
+    wake: str = "signal",
 ) -> Row:
     """Engine + load thread + harness, as the loaded test does; returns the counts over the run."""
-    engine = Engine(EngineConfig(samplerate=RATE, hop=hop, prefill=prefill, native_callback=native))
+    config = EngineConfig(
+        samplerate=RATE,
+        hop=hop,
+        margin=margin,
+        native_callback=native,
+        wake="poll" if wake == "poll" else "signal",
+    )
+    engine = Engine(config)
     engine.start()
     stop = threading.Event()
     loader = threading.Thread(target=LOADS[load_kind], args=(stop,), daemon=True)
@@ -100,6 +111,7 @@ def one_run(
     return Row(
         run,
         "C" if engine.native_callback else "Python",
+        wake,
         load,
         after.xruns - before.xruns,
         jack_xruns,
@@ -114,8 +126,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--hop", type=int, default=256, help="engine hop = JACK period (frames)")
-    parser.add_argument("--prefill", type=int, default=256)
+    parser.add_argument("--hop", type=int, default=256, help="engine hop (frames)")
+    parser.add_argument("--period", type=int, help="JACK period (frames; default: the hop)")
+    parser.add_argument("--margin", type=int, default=0, help="the engine's safety margin (frames)")
+    parser.add_argument("--wake", choices=["signal", "poll", "both"], default="signal")
     parser.add_argument(
         "--load", choices=sorted(LOADS), default="torch", help="the other thread: a torch loop or a GIL hog"
     )
@@ -131,28 +145,38 @@ def main() -> int:
     torch.set_num_threads(1)  # one core for the load, one for the audio path (as in the test)
     pool = JackPool()
     try:
-        server = pool.get(RATE, args.hop)
+        period = args.period or args.hop
+        server = pool.get(RATE, period)
         kinds = {"c": [True], "python": [False], "both": [True, False]}[args.callback]
+        wakes = ["signal", "poll"] if args.wake == "both" else [args.wake]
         rows = [
-            one_run(server, r, args.seconds, args.hop, args.prefill, native, args.load)
+            one_run(server, r, args.seconds, args.hop, args.margin, native, args.load, wake)
             for r in range(args.runs)
             for native in kinds
+            for wake in wakes
         ]
     finally:
         pool.close()
     print(
-        f"hop {args.hop} @ {RATE} Hz, prefill {args.prefill}, {args.seconds:g} s per run, load: {args.load}\n"
+        f"hop {args.hop}, period {period} @ {RATE} Hz, margin {args.margin}, {args.seconds:g} s per run, "
+        f"load: {args.load}\n"
     )
     print(
-        "| run | callback | load avg | host steal % | stream xruns | JACK xruns | underflows "
-        "| late hops | corr |"
+        "| run | callback | worker wake-up | load avg | host steal % | stream xruns | JACK xruns "
+        "| underflows | late hops | corr |"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {r.run} | {r.callback} | {r.load:.2f} | {r.steal_pct:.2f} | {r.stream_xruns} "
+            f"| {r.run} | {r.callback} | {r.wake} | {r.load:.2f} | {r.steal_pct:.2f} | {r.stream_xruns} "
             f"| {r.jack_xruns} | {r.underflows} | {r.late_hops} | {r.corr:.4f} |"
         )
+    for wake in wakes:
+        mine = [r for r in rows if r.wake == wake]
+        late = sum(r.late_hops for r in mine)
+        under = sum(r.underflows for r in mine)
+        print(f"\n{wake}: {late} late hops and {under} underflows in {len(mine)} runs", end="")
+    print()
     return 0
 
 

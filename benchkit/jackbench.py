@@ -221,6 +221,9 @@ class JackHarness:
             if request is not None:
                 self._conn.send(request)
             if not self._conn.poll(timeout):
+                if self._proc.pid is not None and self._proc.is_alive():
+                    os.kill(self._proc.pid, signal.SIGUSR1)  # its threads' stacks, to stderr
+                    time.sleep(0.5)
                 raise RuntimeError(f"the JACK harness process did not answer within {timeout:.0f} s")
             status, value = self._conn.recv()
         except (EOFError, OSError) as exc:
@@ -348,16 +351,18 @@ class JackHarness:
 
 
 def measure_device_lag(bench: JackHarness) -> int:
-    """Open a callback stream that copies input to output and measure its lag in frames."""
+    """Open a callback stream that copies input to output and measure its lag in frames.
+
+    The stream takes the host's own block size, as the engine's does (a fixed one would make
+    PortAudio add a block of buffering): the lag is the harness's loop, one period.
+    """
 
     def passthrough(indata: np.ndarray, outdata: np.ndarray, frames: int, t: object, status: object) -> None:
         outdata[:] = indata
 
     server = bench.server
     before_in, before_out = bench.app_ports()
-    with sd.Stream(
-        samplerate=server.rate, blocksize=server.period, channels=1, dtype="float32", callback=passthrough
-    ):
+    with sd.Stream(samplerate=server.rate, blocksize=0, channels=1, dtype="float32", callback=passthrough):
         time.sleep(0.2)
         ins, outs = bench.app_ports()
         new_in = [p for p in ins if p not in before_in]

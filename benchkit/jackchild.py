@@ -4,15 +4,26 @@ Why a process: the harness's process callback is Python (JACK-Client calls it th
 the test process it would need the GIL every period, competing with the engine's PortAudio callback,
 the engine's worker thread and any CPU-loading thread. In its own process it has a GIL of its own.
 
-This module imports only ``jack`` and ``numpy`` (no PortAudio, no torch): a spawned child imports it
-to run :func:`serve`. The parent sends commands as tuples over a pipe and gets ``("ok", value)`` or
-``("err", message)`` back; the signal to play and the recording live in shared memory blocks that
-the parent creates for each ``play`` and unlinks afterwards.
+This module imports only ``jack``, ``numpy`` and ``audio.jack_latency`` (ctypes; no PortAudio, no
+torch): a spawned child imports it to run :func:`serve`.
+
+The harness is the app's device here, so it tells JACK its latency as a driver does (a latency
+callback): its output port has no capture latency (the app reads what it wrote in the same
+cycle), its input ports a playback latency of one period (in the loop harness -> app -> harness,
+JACK runs the harness first, so it records the app's output one cycle later; a passthrough client
+comes back exactly one period late). The app then reads the real path's latency from JACK.
+
+The parent sends commands as tuples over a pipe and gets ``("ok", value)`` or ``("err", message)``
+back; the signal to play and the recording live in shared memory blocks that the parent creates
+for each ``play`` and unlinks afterwards.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import faulthandler
+import signal
 import threading
 from multiprocessing.connection import Connection
 from multiprocessing.shared_memory import SharedMemory
@@ -20,6 +31,13 @@ from typing import Any
 
 import jack
 import numpy as np
+
+from audio import jack_latency as jl
+
+
+def _address(cdata: Any) -> int:
+    """The address of a JACK-Client cffi pointer, for libjack through ctypes."""
+    return int(jack._ffi.cast("uintptr_t", cdata))
 
 
 class ChildClient:
@@ -37,10 +55,43 @@ class ChildClient:
         self._done = threading.Event()
         self._seen_xruns = 0
         self._last_time: int | None = None
+        self._blocksize_changed = False
         self.disturbances: list[int] = []
         self.client.set_process_callback(self._process)
         self.client.set_xrun_callback(self._on_xrun)
+        self._latency_cb = jl.LATENCY_CALLBACK(self._on_latency)  # kept alive with the client
+        jl.libjack().jack_set_latency_callback(_address(self.client._ptr), self._latency_cb, None)
+        self.client.set_blocksize_callback(self._on_blocksize)
+        self._active = False
         self.client.activate()
+        self._active = True
+
+    def _on_blocksize(self, blocksize: int) -> None:
+        """A new period changes our declared latency: have JACK recompute it along the graph (as a
+        driver's own ports are updated), from a helper thread (not JACK's).
+
+        JACK itself passes one period of silence along a connection when its buffer size changes
+        (a plain passthrough client shows it too): the change counts as a host disturbance.
+        """
+        if not self._active:  # JACK calls it during activate() too; asking JACK then deadlocks it
+            return
+        self._blocksize_changed = True
+        client = _address(self.client._ptr)
+        threading.Thread(
+            target=jl.libjack().jack_recompute_total_latencies, args=(client,), daemon=True
+        ).start()
+
+    def _on_latency(self, mode: int, arg: Any) -> None:
+        """JACK asks for our ports' latency (after every graph or buffer size change)."""
+        lib = jl.libjack()
+        if mode == jl.JACK_CAPTURE_LATENCY:
+            zero = jl.LatencyRange(0, 0)
+            lib.jack_port_set_latency_range(_address(self.outport._ptr), mode, ctypes.byref(zero))
+        else:
+            period = int(lib.jack_get_buffer_size(_address(self.client._ptr)))
+            one = jl.LatencyRange(period, period)
+            for port in self.inports:
+                lib.jack_port_set_latency_range(_address(port._ptr), mode, ctypes.byref(one))
 
     def close(self) -> None:
         try:
@@ -70,7 +121,8 @@ class ChildClient:
             self._done.set()
 
     def _note_disturbance(self, pos: int, frames: int) -> None:
-        """Remember the recording position of a cycle after an xrun or a gap in JACK's frame clock.
+        """Remember the recording position of a cycle after an xrun, a gap in JACK's frame clock or
+        a change of the buffer size.
 
         The xrun callback runs in JACK's notification thread, so an xrun shows up here at the next
         cycle or a few later; the checks (``jackbench.disturbed_windows``) leave a margin for that.
@@ -78,8 +130,9 @@ class ChildClient:
         now = self.client.last_frame_time
         gap = self._last_time is not None and now - self._last_time != frames
         self._last_time = now
-        if self.xruns != self._seen_xruns or gap:
+        if self.xruns != self._seen_xruns or gap or self._blocksize_changed:
             self._seen_xruns = self.xruns
+            self._blocksize_changed = False
             self.disturbances.append(pos)
 
     # -- commands -----------------------------------------------------------------------------
@@ -167,7 +220,11 @@ class ChildClient:
 
 
 def serve(conn: Connection, server_name: str, n_inputs: int, name: str) -> None:
-    """Child main: open the client, answer ``("ready", None)``, then serve commands until ``close``/EOF."""
+    """Child main: open the client, answer ``("ready", None)``, then serve commands until ``close``/EOF.
+
+    SIGUSR1 prints every thread's stack (the parent sends it when the child stops answering).
+    """
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         child = ChildClient(server_name, n_inputs, name)
     except jack.JackError as exc:

@@ -1,8 +1,15 @@
-"""Test signals for the built-in voice tests and benchmarks: buzzy harmonic tones, source-filter vowels."""
+"""Test signals for tests and benchmarks: buzzy harmonic tones, source-filter vowels, espeak-ng
+speech, and recorded-style noises mixed at a given SNR."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
 import numpy as np
+import soundfile as sf
 
 
 def harmonic(sr: int, seconds: float, f0: float = 140.0, glide: float = 0.2, seed: int = 0) -> np.ndarray:
@@ -38,3 +45,75 @@ def vowel(
         y = signal.lfilter([1.0 - r], a, y)
     y = y - signal.lfilter([1.0], [1.0, -0.995], y) * 0.005  # remove slow drift
     return (0.3 * y / np.max(np.abs(y))).astype(np.float32)
+
+
+SENTENCES = (
+    "The quick brown fox jumps over the lazy dog, and nobody saw it coming.",
+    "Voice changers need clean input: keyboards, fans and breathing get in the way.",
+    "Please call Stella and ask her to bring these things with her from the store.",
+)
+
+
+def speech(
+    rate: int, sentence: int = 0, voice: str = "en", pitch: int = 50, folder: Path | None = None
+) -> np.ndarray:
+    """An espeak-ng sentence (``SENTENCES[sentence]``, espeak voice ``voice``, pitch 0-99),
+    resampled to ``rate``, peak 0.5; float32 ``[n]``. Needs espeak-ng (``scripts/setup.sh``)."""
+    from dsp.resample import StreamResampler
+
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise RuntimeError("espeak-ng is required (apt install espeak-ng)")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(folder or tmp) / f"speech-{sentence}-{voice}-{pitch}.wav"
+        text = SENTENCES[sentence % len(SENTENCES)]
+        cmd = [exe, "-v", voice, "-p", str(pitch), "-w", str(path), text]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+        x, sr = sf.read(path, dtype="float32")
+    if x.ndim > 1:
+        x = x[:, 0]
+    y = StreamResampler(int(sr), rate).process(np.concatenate([x, np.zeros(int(sr) // 10, np.float32)]))
+    return (0.5 * y / max(1e-9, float(np.max(np.abs(y))))).astype(np.float32)
+
+
+def noise(kind: str, rate: int, n: int, seed: int = 0) -> np.ndarray:
+    """Recorded-style noises at unit RMS: "white", "pink" (1/f), "clicks" (keyboard-like: short
+    decaying broadband bursts at irregular intervals, 4-10 a second) or "hum" (50 Hz mains with its
+    odd harmonics and a little hiss); float32 ``[n]``."""
+    rng = np.random.default_rng(seed)
+    if kind == "white":
+        x = rng.standard_normal(n)
+    elif kind == "pink":
+        spec = np.fft.rfft(rng.standard_normal(n))
+        f = np.fft.rfftfreq(n, 1 / rate)
+        spec[1:] /= np.sqrt(f[1:])
+        spec[0] = 0.0
+        x = np.fft.irfft(spec, n)
+    elif kind == "clicks":
+        x = np.zeros(n)
+        t = int(rng.uniform(0.05, 0.2) * rate)
+        length = int(0.012 * rate)
+        shape = np.exp(-np.arange(length) / (0.002 * rate))
+        while t + length < n:
+            x[t : t + length] += rng.uniform(0.5, 1.0) * shape * rng.standard_normal(length)
+            t += int(rng.uniform(0.1, 0.25) * rate)
+    elif kind == "hum":
+        seconds = np.arange(n) / rate
+        x = 0.05 * rng.standard_normal(n)
+        for k in (1, 3, 5, 7):
+            x += np.sin(2 * np.pi * 50 * k * seconds + k) / k
+    else:
+        raise ValueError(f"unknown noise {kind!r}")
+    x = np.asarray(x, dtype=np.float64)
+    return (x / max(1e-12, float(np.sqrt(np.mean(x**2))))).astype(np.float32)
+
+
+def mix_at_snr(clean: np.ndarray, noise_: np.ndarray, snr_db: float) -> np.ndarray:
+    """``clean + noise`` with the noise scaled to ``snr_db`` below the clean signal's RMS over its
+    voiced part (frames within 30 dB of the loudest), as speech SNRs are quoted."""
+    frames = clean[: len(clean) // 480 * 480].reshape(-1, 480).astype(np.float64)
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    active = rms[rms > rms.max() * 10 ** (-30 / 20)]
+    level = float(np.sqrt(np.mean(active**2)))
+    scaled = noise_[: len(clean)] * (level * 10 ** (-snr_db / 20))
+    return (clean + scaled).astype(np.float32)

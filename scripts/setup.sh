@@ -43,6 +43,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -r requirements.lock
   .venv/bin/python -m pip install -q --no-deps "pynput>=1.7.6"   # see requirements.lock
+  # RNNoise's library and weights (noise suppression): only its librnnoise is loaded, so without
+  # the wheel's file-conversion dependencies (audiolab/FFmpeg, matplotlib, click); dsp/rnnoise.py
+  .venv/bin/python -m pip install -q --no-deps "pyrnnoise==0.4.5"
   .venv/bin/python -m pip install -q --no-deps -e .
   echo "$want" > "$stamp"
 fi

@@ -39,8 +39,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--voice", "-v", default="passthrough", help="voice name (see 'voxshift voices')")
     p.add_argument("--pitch", type=float, default=0.0, help="pitch shift in semitones")
     p.add_argument("--formant", type=float, default=0.0, help="formant shift in semitones")
-    p.add_argument("--hop-ms", type=float, default=10.0, help="processing hop in ms (default 10)")
-    p.add_argument("--prefill-ms", type=float, default=5.0, help="safety margin in ms (default 5)")
+    p.add_argument(
+        "--hop-ms",
+        type=float,
+        default=10.0,
+        help="processing hop in ms for voices that take any hop (default 10; LLVC and RVC voices "
+        "use their own)",
+    )
+    p.add_argument(
+        "--margin-ms",
+        type=float,
+        default=0.0,
+        help="safety margin in ms on top of the minimum safe buffering, which follows the device's "
+        "period and the voice's measured speed (default 0; raise it if a busy machine clicks)",
+    )
+    p.add_argument("--prefill-ms", dest="margin_ms", type=float, help=argparse.SUPPRESS)  # old name
+    p.add_argument(
+        "--noise-suppression",
+        choices=("off", "light", "strong"),
+        default="off",
+        help="remove background noise before the voice (RNNoise; adds 20 ms of latency)",
+    )
     p.add_argument("--samplerate", type=int, help="device sample rate (default: the input's)")
     p.add_argument("--late", choices=LATE_POLICIES, default="dry", help="what a dropped hop sounds like")
     p.add_argument("--seconds", type=float, help="stop after this many seconds (default: until Ctrl-C)")
@@ -68,11 +87,15 @@ def _optional(module: str, attr: str) -> Any:
 
 
 def _status(stats: EngineStats, elapsed: float) -> str:
-    measured = f"{stats.measured_latency * 1e3:.1f}" if stats.measured_latency is not None else "n/a"
+    if stats.measured_latency is None:
+        measured = "planned only"
+    else:
+        measured = f"{stats.measured_latency * 1e3:.1f} ms measured ({stats.measured_source})"
     return (
-        f"{elapsed:5.1f} s  latency {stats.planned.total * 1e3:.1f} ms planned, {measured} ms measured  "
-        f"rtf {stats.rtf:.2f}  xruns {stats.xruns}  underflows {stats.output_underflows}  "
-        f"late {stats.late_hops}  in {stats.input_level_db:.0f} dB  out {stats.output_level_db:.0f} dB"
+        f"{elapsed:5.1f} s  latency {stats.planned.total * 1e3:.1f} ms planned, {measured}  "
+        f"period {stats.period}  rtf {stats.rtf:.2f}  xruns {stats.xruns}  "
+        f"underflows {stats.output_underflows}  late {stats.late_hops}  "
+        f"in {stats.input_level_db:.0f} dB  out {stats.output_level_db:.0f} dB"
     )
 
 
@@ -86,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
             output_device=args.output,
             monitor_device=args.monitor,
             samplerate=rate,
-            hop=hop,
-            prefill=round(args.prefill_ms * rate / 1000),
+            margin=round(args.margin_ms * rate / 1000),
+            noise_suppression=args.noise_suppression,
             late_policy=args.late,
         )
         engine = Engine(config, voice)
@@ -116,10 +139,12 @@ def _loop(engine: Engine, seconds: float | None) -> int:
         print("stopping", file=sys.stderr)
     stats = engine.stats()
     engine.stop()
+    measured = "planned only" if stats.measured_latency is None else f"{stats.measured_latency * 1e3:.1f} ms"
     print(
         f"summary: {stats.hops} hops, rtf {stats.rtf:.2f}, xruns {stats.xruns}, "
-        f"underflows {stats.output_underflows}, late hops {stats.late_hops}, "
-        f"input overflows {stats.input_overflows}; planned latency {stats.planned.describe()}"
+        f"underflows {stats.output_underflows} ({stats.period_gaps} at period changes), "
+        f"late hops {stats.late_hops}, input overflows {stats.input_overflows}, period {stats.period} "
+        f"({stats.replans} re-plans); measured latency {measured}; planned latency {stats.planned.describe()}"
     )
     if engine.error:
         print(f"error: {engine.error}", file=sys.stderr)

@@ -13,7 +13,6 @@ from app.compute import CPU, gpu_warning, list_compute_devices
 from app.controllers.settings import SettingsModel
 from app.engine_model import EngineModel
 from app.main_window import MainWindow
-from app.voice_factory import hop_samples
 from app.widgets.device_picker import DeviceChoice, DeviceKey, DevicePicker
 from audio.config import EngineConfig
 
@@ -102,14 +101,13 @@ class DeviceController(QObject):
             return None
         monitor = w.monitor_picker.current_choice() if w.monitor_enabled.isChecked() else None
         rate = int(chosen_in.samplerate)
-        hop = hop_samples(s.block_ms, rate)
         return EngineConfig(
             input_device=chosen_in.index,
             output_device=chosen_out.index,
             monitor_device=monitor.index if monitor else None,
             samplerate=rate,
-            hop=hop,
-            prefill=hop,
+            hop=0,  # the voice's own (built from the block setting)
+            margin=round(s.margin_ms * rate / 1000),
             late_policy=s.late_policy,
         )
 

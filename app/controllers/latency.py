@@ -125,7 +125,7 @@ class LatencyController(QObject):
             return
         self.last = result
         ms = result.lag_seconds * 1e3
-        self.window.meter.tiles["measured"].setToolTip(
+        self.window.meter.set_loopback_note(
             f"Last loopback measurement (Tools > Measure latency…): {ms:.1f} ms device round trip"
         )
         text = latency_text(result, planned)

@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.widgets.level_bar import LevelBar
+from audio.config import LATENCY_PARTS
 
 HISTORY = 600
 """Hops shown in the scrolling plot."""
@@ -52,6 +53,8 @@ class MeterPanel(QWidget):
         super().__init__(parent)
         self._history = np.full(HISTORY, np.nan, dtype=np.float64)
         self._last_hops = 0
+        self._loopback_note = ""
+        self._measured_source = ""
         self.tiles: dict[str, StatTile] = {}
         self.input_level = LevelBar("In")
         self.output_level = LevelBar("Out")
@@ -113,6 +116,17 @@ class MeterPanel(QWidget):
         return self.plot
 
     # updates -------------------------------------------------------------------------------
+    def set_loopback_note(self, text: str) -> None:
+        """A line about the last loopback measurement, shown under the measured latency's source."""
+        self._loopback_note = text
+        self._show_measured_source()
+
+    def _show_measured_source(self) -> None:
+        tip = MEASURED_SOURCES.get(self._measured_source, MEASURED_SOURCES[""])
+        if self._loopback_note:
+            tip += f"\n\n{self._loopback_note}"
+        self.tiles["measured"].setToolTip(tip)
+
     def reset(self) -> None:
         self._history[:] = np.nan
         self._last_hops = 0
@@ -148,9 +162,15 @@ class MeterPanel(QWidget):
     def _update_tiles(self, stats: Any, budget_ms: float) -> None:
         planned = stats.planned
         self.tiles["planned"].set_text(f"{planned.total * 1e3:.1f} ms")
-        self.tiles["planned"].setToolTip(_breakdown_text(planned))
+        self.tiles["planned"].setToolTip(_breakdown_text(planned, int(stats.period), int(stats.samplerate)))
         measured = stats.measured_latency
-        self.tiles["measured"].set_text("—" if measured is None else f"{measured * 1e3:.1f} ms")
+        if measured is None:
+            # the host gives nothing to measure with: say so rather than show a wrong number
+            self.tiles["measured"].set_text("planned only" if stats.running else "—")
+        else:
+            self.tiles["measured"].set_text(f"{measured * 1e3:.1f} ms")
+        self._measured_source = str(stats.measured_source)
+        self._show_measured_source()
         rtf = float(stats.rtf)
         self.tiles["rtf"].set_text(f"{rtf:.2f}", "bad" if rtf >= 1.0 else "warn" if rtf >= 0.7 else "good")
         recent = np.asarray(stats.hop_times, dtype=np.float64)
@@ -163,7 +183,19 @@ class MeterPanel(QWidget):
         self.tiles["xruns"].set_text(detail, "bad" if xruns else "good")
 
 
-def _breakdown_text(planned: Any) -> str:
-    parts = ("device_in", "device_out", "prefill", "hop", "resampler", "voice")
-    lines = [f"{name.replace('_', ' ')}: {getattr(planned, name) * 1e3:.1f} ms" for name in parts]
-    return "Planned latency\n" + "\n".join(lines)
+MEASURED_SOURCES = {
+    "jack": "JACK's latency of the connections Voxshift's ports really have, plus the engine's own "
+    "lag counted in its buffers",
+    "portaudio": "The audio driver's timestamps (PortAudio), plus the engine's own lag counted in its "
+    "buffers",
+    "": "This audio host gives nothing to measure its latency with: the planned latency is all there is. "
+    "Tools > Measure latency… measures a round trip through a loopback.",
+}
+
+
+def _breakdown_text(planned: Any, period: int = 0, rate: int = 0) -> str:
+    lines = [f"{name.replace('_', ' ')}: {getattr(planned, name) * 1e3:.1f} ms" for name in LATENCY_PARTS]
+    head = "Planned latency"
+    if period and rate:
+        head += f" (device period {period} frames = {period / rate * 1e3:.1f} ms)"
+    return head + "\n" + "\n".join(lines)

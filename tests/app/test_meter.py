@@ -10,7 +10,7 @@ from audio.config import EngineStats, LatencyBreakdown
 
 def _stats(hops: int, **kw) -> EngineStats:
     planned = LatencyBreakdown.build(
-        device_in=0.005, device_out=0.005, prefill=0.00533, hop=0.00533, resampler=0.0, voice=0.002
+        device_in=0.005, device_out=0.005, margin=0.00533, hop=0.00533, resampler=0.0, voice=0.002
     )
     base = dict(
         running=True,
@@ -50,5 +50,8 @@ def test_meter_numbers_follow_the_counters(qtbot):
     meter.update_stats(_stats(130, late_hops=9, xruns=5, measured_latency=None, rtf=1.4))
     assert np.isfinite(meter._history).sum() == 80
     assert t["late"].value.text() == "9" and t["xruns"].value.text().startswith("5")
-    assert t["measured"].value.text() == "—"
+    assert t["measured"].value.text() == "planned only"  # running, but the host gives no measurement
+    assert "planned latency is all there is" in t["measured"].toolTip()
     assert t["rtf"].value.property("tone") == "bad"
+    meter.update_stats(_stats(130, running=False, measured_latency=None))
+    assert t["measured"].value.text() == "—"  # not streaming: nothing to show

@@ -45,7 +45,7 @@ def _f0(x: np.ndarray, lo: float = 60.0, hi: float = 600.0) -> float:
 def test_shift_voice_changes_the_pitch_by_the_requested_interval(jack_server, semitones):
     server = jack_server(RATE, 256)
     f0 = 180.0
-    engine = Engine(EngineConfig(samplerate=RATE, hop=256, prefill=256), create_voice("shift", RATE, 256))
+    engine = Engine(EngineConfig(samplerate=RATE, hop=256, margin=256), create_voice("shift", RATE, 256))
     engine.set_params(LiveParams(voice=VoiceParams(pitch=semitones)))
     engine.start()
     try:
@@ -67,7 +67,7 @@ def test_shift_at_zero_is_the_input_delayed_by_the_planned_lag(jack_server):
     server = jack_server(RATE, 256)
     voice = create_voice("shift", RATE, 256)
     assert voice.latency > 0
-    engine = Engine(EngineConfig(samplerate=RATE, hop=256, prefill=256), voice)
+    engine = Engine(EngineConfig(samplerate=RATE, hop=256, margin=256), voice)
     engine.start()
     try:
         time.sleep(0.3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from audio import native
 from audio.ringbuffer import RingBuffer
-from audio.stream import DuplexIO, NativeDuplexIO, shared_ring
+from audio.stream import DuplexIO, NativeDuplexIO, SocketWake, shared_ring
 
 ROOT = Path(__file__).resolve().parents[2]
 RING_COUNTERS = ("frames_written", "frames_read", "overruns", "underruns", "dropped_frames", "missing_frames")
@@ -61,11 +62,13 @@ def test_c_callback_equals_the_python_callback_through_wraps_overruns_and_underr
     c.struct.out_channels = channels
     for io in (py, c):
         io.out.write(np.zeros(300, dtype=np.float32))
+    cycle = 0
     for step in range(400):
         frames = int(rng.choice([64, 128, 256, 333]))
         indata = rng.standard_normal((frames, 1)).astype(np.float32)
         flags = int(rng.choice([0, 0, 0, 0x2, 0x4, 0x1]))
-        t = Times(step * 0.01, step * 0.01 + 0.001, step * 0.01 + 0.02)
+        cycle += int(rng.random() < 0.7)  # some host cycles arrive as several blocks
+        t = Times(step * 0.01, cycle * 0.01 + 0.001, step * 0.01 + 0.02)
         out_py = np.full((frames, channels), 9.0, dtype=np.float32)
         out_c = np.full((frames, channels), 9.0, dtype=np.float32)
         before = time.perf_counter()
@@ -83,6 +86,9 @@ def test_c_callback_equals_the_python_callback_through_wraps_overruns_and_underr
         np.testing.assert_array_equal(got_c, got_py)
         block = rng.standard_normal(int(rng.integers(0, 700))).astype(np.float32)
         assert py.out.write(block) == c.out.write(block)
+        if rng.random() < 0.5:  # a concealment tail past the written frames, played on an underflow
+            tail = rng.standard_normal(int(rng.integers(1, 400))).astype(np.float32)
+            assert py.out.write_tail(tail) == c.out.write_tail(tail)
         for name in (
             "frames_written",
             "frames_read",
@@ -90,12 +96,76 @@ def test_c_callback_equals_the_python_callback_through_wraps_overruns_and_underr
             "underruns",
             "dropped_frames",
             "missing_frames",
+            "_tail",
         ):
             assert getattr(c.inp, name) == getattr(py.inp, name), (step, name)
             assert getattr(c.out, name) == getattr(py.out, name), (step, name)
-        for name in ("frames", "callbacks", "block", "xruns", "adc_time", "dac_time", "current_time"):
+        for name in (
+            "frames",
+            "callbacks",
+            "block",
+            "xruns",
+            "adc_time",
+            "dac_time",
+            "current_time",
+            "cycles",
+        ):
             assert getattr(c, name) == getattr(py, name), (step, name)
+        np.testing.assert_array_equal(c.cycle_log, py.cycle_log)
+        assert c.period() == py.period()
     assert py.inp.overruns > 0 and py.out.underruns > 0 and py.xruns > 0  # every path was taken
+    assert py.cycles < py.callbacks and py.period() > 333  # blocks were grouped into cycles
+
+
+def test_an_underflow_plays_the_concealment_tail_then_zeros(lib):
+    for ring in (RingBuffer(64, keep_timeline=True), shared_ring(lib, 64, keep_timeline=True)):
+        ring.write(np.arange(1, 5, dtype=np.float32))
+        assert ring.write_tail(np.full(3, 9.0, np.float32)) == 3
+        out = np.full(10, -1.0, np.float32)
+        assert ring.read(out) == 4
+        np.testing.assert_array_equal(out, [1, 2, 3, 4, 9, 9, 9, 0, 0, 0])
+        assert ring.underruns == 1 and ring.missing_frames == 6 and ring.frames_read == 10
+        # the next write replaces the tail; frames for positions already played are discarded
+        ring.write(np.arange(10, 20, dtype=np.float32))
+        out = np.zeros(4, np.float32)
+        assert ring.read(out) == 4
+        np.testing.assert_array_equal(out, [16, 17, 18, 19])
+
+
+@pytest.mark.parametrize("use_c", [True, False], ids=["c-semaphore", "python-socket"])
+def test_the_callback_wakes_the_worker_once_a_hop_is_in(lib, use_c):
+    if use_c:
+        io: DuplexIO | NativeDuplexIO = NativeDuplexIO(lib, shared_ring(lib, 4096), shared_ring(lib, 4096))
+    else:
+        io = DuplexIO(RingBuffer(4096), RingBuffer(4096), SocketWake())
+    io.wake_frames = 256
+    out = np.zeros((128, 1), np.float32)
+    block = np.ones((128, 1), np.float32)
+
+    def callback(k: int) -> None:
+        if use_c:
+            call_native(lib, io, block, out, Times(k, k, k), 0)
+        else:
+            io.callback(block, out, 128, Times(k, k, k), Status(0))
+
+    try:
+        callback(1)
+        assert not io.wait_input(0.0)  # half a hop: no signal
+        callback(2)
+        assert io.wait_input(1.0)  # a whole hop: signalled
+        assert not io.wait_input(0.0)  # one signal, consumed
+        # a worker blocked in wait_input is woken by a callback on another thread
+        woke: list[bool] = []
+        waiter = threading.Thread(target=lambda: woke.append(io.wait_input(5.0)))
+        io.inp.read(np.zeros(256, np.float32))
+        waiter.start()
+        time.sleep(0.05)
+        callback(3)
+        callback(4)
+        waiter.join(timeout=5)
+        assert woke == [True]
+    finally:
+        io.close()
 
 
 def test_output_only_stream_for_the_monitor(lib):

@@ -64,9 +64,9 @@ def test_llvc_runs_live_at_the_planned_latency(jack_server: Any, tmp_path: Path)
     ckpt, cfg = write_rule_checkpoint(tmp_path, check=False)
     voice = TapVoice(load_voice(ckpt, cfg), capacity=int((SECONDS + 3) * 16000))
     server = jack_server(RATE, PERIOD)
-    # The pre-fill must cover the voice's compute time per 13 ms chunk (3.9 ms of CPU here) plus
-    # the host's stalls: two periods hold on a quiet host, four on a busy one (docs/readme/llvc.md).
-    engine = Engine(EngineConfig(samplerate=RATE, hop=PERIOD, prefill=4 * PERIOD), voice)
+    # Default settings: the engine takes the voice's own 13 ms chunk as its hop and plans the
+    # pre-fill from the period and the chunk's measured compute time (audio/config.py plan_fill).
+    engine = Engine(EngineConfig(samplerate=RATE), voice)
     voice.recording = True  # the tap sees every hop from the pipeline's first one
     engine.start()
     try:
@@ -84,7 +84,7 @@ def test_llvc_runs_live_at_the_planned_latency(jack_server: Any, tmp_path: Path)
         engine.stop()
 
     r_in, r_out = StreamResampler(RATE, 16000), StreamResampler(16000, RATE)
-    planned = after.planned.total * RATE
+    planned = during.planned.total * RATE  # while the harness was connected: JACK knew its latency
     # Both sides are matched on a half second of x away from the glitches of a busy VM: JACK
     # xruns (the host repeats or drops periods of audio) and late hops (the engine drops a hop, so
     # the voice's own input skips it). The least host-disturbed half second of each eighth of the
@@ -136,12 +136,23 @@ def test_llvc_runs_live_at_the_planned_latency(jack_server: Any, tmp_path: Path)
     )
     assert corr_in > 0.9, detail
     assert corr_out > 0.9, detail
-    assert abs(measured - planned) <= PERIOD, (measured, planned, after.planned, detail)
+    assert abs(measured - planned) <= PERIOD, (measured, planned, during.planned, detail)
     assert after.planned.voice == pytest.approx(voice.latency / 16000)
     assert after.planned.resampler == pytest.approx(r_in.delay / 16000 + r_out.delay / RATE)
     # it kept streaming
-    detail += f", lag {measured} planned {planned:.1f} frames"
-    assert after.hops - before.hops > SECONDS * RATE / PERIOD * 0.95, detail
+    detail += f", lag {measured} planned {planned:.1f} frames ({during.planned.describe()})"
+    hop = engine.hop
+    assert hop == 3 * voice.hop  # the voice's chunk at the device rate: no FIFO between them
+    assert after.hops - before.hops > SECONDS * RATE / hop * 0.95, detail
+    # Capture to playback within 25 ms: chunk 13 ms + lookahead 1 ms + resamplers 1.65 ms + the
+    # harness's period + the minimum safe pre-fill for period 128 (the wait for the cycle, and the
+    # chunk's compute time rounded up to whole periods). That holds while the chunk computes in two
+    # periods (5.3 ms; 3.9 ms of CPU on this machine's kind when idle); a busier host plans more.
+    step = engine._worker.step_seconds if engine._worker is not None else 0.0
+    if step * EngineConfig().late_margin + 0.0005 <= 2 * PERIOD / RATE:
+        assert measured / RATE <= 0.025, detail
+    else:
+        warnings.warn(f"the chunk took {step * 1e3:.1f} ms on this busy host: {detail}", stacklevel=1)
     # Zero xruns after warm-up, asserted when no CPU stalled for half a period during the run (the
     # host of this 2-vCPU VM now and then takes a CPU away for milliseconds; then any JACK graph
     # gets xruns: benchkit/stallprobe.py, docs/readme/engine.md Known limits). Late hops (a

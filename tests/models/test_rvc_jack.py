@@ -36,7 +36,7 @@ def test_rvc_voice_streams_through_the_engine_with_a_constant_lag(jack_server):
         VoiceParams(pitch=3, index_rate=0.75, f0_method="fcpe"),
     )
     server = jack_server(RATE, PERIOD)
-    engine = Engine(EngineConfig(samplerate=RATE, hop=PERIOD, prefill=PERIOD, late_policy="dry"), voice)
+    engine = Engine(EngineConfig(samplerate=RATE, hop=PERIOD, margin=PERIOD, late_policy="dry"), voice)
     engine.start()
     try:
         time.sleep(0.5)
@@ -44,7 +44,7 @@ def test_rvc_voice_streams_through_the_engine_with_a_constant_lag(jack_server):
             bench.connect_app()
             x = bench.test_signal(6.0, seed=3)
             rec = bench.play_record(x, tail=1.0)[0]
-        stats = engine.stats()
+            stats = engine.stats()  # while the harness is connected: JACK knows the path's latency
         assert engine.running and engine.error is None, engine.error
     finally:
         engine.stop()
