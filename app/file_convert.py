@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import soundfile as sf
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
+from app.background import Worker
 from models.base import Voice
 from models.errors import VoxshiftError
 
@@ -64,43 +65,17 @@ def run_conversion(job: ConversionJob, progress: Callable[[float], None]) -> Pat
     )
 
 
-class _Worker(QObject):
-    started = Signal(int)
-    progressed = Signal(int, float)
-    finished = Signal(int, str)
-    failed = Signal(int, str)
-    cancelled = Signal(int)
+@dataclass(frozen=True)
+class _Outcome:
+    """How a job ended: written to ``path``, failed with ``error``, or cancelled (neither)."""
 
-    @Slot(object)
-    def run(self, job: ConversionJob) -> None:
-        if job.cancel_event.is_set():
-            self.cancelled.emit(job.id)
-            return
-        self.started.emit(job.id)
-        last = [-1.0]
-
-        def progress(fraction: float) -> None:
-            if fraction - last[0] >= 0.01 or fraction >= 1.0:
-                last[0] = fraction
-                self.progressed.emit(job.id, float(fraction))
-
-        try:
-            out = run_conversion(job, progress)
-        except (VoxshiftError, OSError, ValueError, RuntimeError, sf.LibsndfileError) as err:
-            if job.cancel_event.is_set():
-                self.cancelled.emit(job.id)
-            else:
-                log.warning("conversion of %s failed: %s", job.source, err)
-                self.failed.emit(job.id, str(err))
-            return
-        if job.cancel_event.is_set() and not out.exists():
-            self.cancelled.emit(job.id)
-        else:
-            self.finished.emit(job.id, str(out))
+    job_id: int
+    path: Path | None = None
+    error: str | None = None
 
 
 class ConversionQueue(QObject):
-    """Owns the worker thread. Signals are delivered on the GUI thread."""
+    """Runs the jobs one at a time on a worker thread; signals are delivered on the GUI thread."""
 
     job_added = Signal(object)
     """ConversionJob"""
@@ -109,24 +84,17 @@ class ConversionQueue(QObject):
     job_finished = Signal(int, str)
     job_failed = Signal(int, str)
     job_cancelled = Signal(int)
-    _submit = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._ids = itertools.count(1)
         self._jobs: dict[int, ConversionJob] = {}
         self._reserved: set[Path] = set()
-        self._thread = QThread(self)
-        self._thread.setObjectName("conversion-worker")
-        self._worker = _Worker()
-        self._worker.moveToThread(self._thread)
-        self._submit.connect(self._worker.run)
-        self._worker.started.connect(self.job_started)
-        self._worker.progressed.connect(self.job_progress)
-        self._worker.finished.connect(self._on_finished)
-        self._worker.failed.connect(self._on_failed)
-        self._worker.cancelled.connect(self._on_cancelled)
-        self._thread.start()
+        self._worker = Worker("conversion-worker", self)
+        self._worker.finished.connect(self._on_ended)
+        self._worker.failed.connect(self._on_crashed)
+        self._tickets: dict[int, int] = {}
+        """worker ticket -> job id"""
 
     def add(
         self, source: Path, output_dir: Path, voice_name: str, make_voice: Callable[[], Voice]
@@ -138,7 +106,7 @@ class ConversionQueue(QObject):
         self._jobs[job.id] = job
         self._reserved.add(target)
         self.job_added.emit(job)
-        self._submit.emit(job)
+        self._tickets[self._worker.submit(lambda: self._run(job))] = job.id
         return job
 
     def cancel(self, job_id: int) -> None:
@@ -156,8 +124,7 @@ class ConversionQueue(QObject):
         """Cancel everything and wait for the worker to finish its current step."""
         for job in self._jobs.values():
             job.cancel_event.set()
-        self._thread.quit()
-        self._thread.wait()
+        self._worker.stop()
 
     def _free_target(self, source: Path, output_dir: Path, voice_name: str) -> Path:
         safe_voice = "".join(c if c.isalnum() or c in "-_." else "_" for c in voice_name)
@@ -171,19 +138,44 @@ class ConversionQueue(QObject):
                 return candidate
         raise AssertionError("unreachable")
 
-    def _release(self, job_id: int) -> None:
-        job = self._jobs.get(job_id)
+    def _run(self, job: ConversionJob) -> _Outcome:
+        """On the worker thread: convert one job (the signals it emits reach the GUI thread queued)."""
+        if job.cancel_event.is_set():
+            return _Outcome(job.id)
+        self.job_started.emit(job.id)
+        last = -1.0
+
+        def progress(fraction: float) -> None:
+            nonlocal last
+            if fraction - last >= 0.01 or fraction >= 1.0:
+                last = fraction
+                self.job_progress.emit(job.id, float(fraction))
+
+        try:
+            out = run_conversion(job, progress)
+        except (VoxshiftError, OSError, ValueError, RuntimeError, sf.LibsndfileError) as err:
+            if job.cancel_event.is_set():
+                return _Outcome(job.id)
+            log.warning("conversion of %s failed: %s", job.source, err)
+            return _Outcome(job.id, error=str(err))
+        if job.cancel_event.is_set() and not out.exists():
+            return _Outcome(job.id)
+        return _Outcome(job.id, path=out)
+
+    def _on_crashed(self, ticket: int, message: str) -> None:
+        """An error ``_run`` does not expect (a bug): the job fails with it instead of hanging."""
+        self._on_ended(ticket, _Outcome(self._tickets.get(ticket, -1), error=message))
+
+    def _on_ended(self, ticket: int, outcome: object) -> None:
+        self._tickets.pop(ticket, None)
+        if not isinstance(outcome, _Outcome):
+            return
+        job = self._jobs.get(outcome.job_id)
         if job is not None:
             self._reserved.discard(job.target)
-
-    def _on_finished(self, job_id: int, path: str) -> None:
-        self._release(job_id)
-        self.job_finished.emit(job_id, path)
-
-    def _on_failed(self, job_id: int, message: str) -> None:
-        self._release(job_id)
-        self.job_failed.emit(job_id, message)
-
-    def _on_cancelled(self, job_id: int) -> None:
-        self._release(job_id)
-        self.job_cancelled.emit(job_id)
+        if outcome.path is not None:
+            self.job_finished.emit(outcome.job_id, str(outcome.path))
+        elif outcome.error is not None:
+            self.job_failed.emit(outcome.job_id, outcome.error)
+        else:
+            self.job_cancelled.emit(outcome.job_id)

@@ -14,7 +14,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import paths
-from app.controller import AppController
+from app.controllers import AppController
 from app.main_window import MainWindow
 from app.settings import open_settings
 

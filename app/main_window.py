@@ -1,4 +1,4 @@
-"""The main window: layout only. Behaviour is wired in ``app.gui`` (the controller)."""
+"""The main window: layout only. Behaviour lives in ``app.controllers``."""
 
 from __future__ import annotations
 

@@ -16,15 +16,12 @@ from PySide6.QtCore import QSettings
 
 from app import paths
 from app.hotkeys import DEFAULT_KEY, PTT_KEYS
+from audio.config import LATE_POLICIES, LatePolicy
+from models.base import F0_METHODS
 
 log = logging.getLogger(__name__)
 
 SETTINGS_VERSION = 2
-F0_METHODS = ("rmvpe", "fcpe", "crepe", "dsp")
-
-
-LATE_POLICIES = ("dry", "silence")
-"""What a dropped hop may play (``audio.config.EngineConfig.late_policy``)."""
 
 
 class Key(str, Enum):
@@ -100,7 +97,7 @@ class AppSettings:
     """SOLA crossfade of chunked voices (RVC)."""
     extra_ms: float = 100.0
     """Extra left context a chunked voice sees per hop (RVC): quality against compute."""
-    late_policy: str = "dry"
+    late_policy: LatePolicy = "dry"
     """What a hop the voice cannot finish in time plays: "dry" (your real voice) or "silence"."""
     margin_ms: float = 0.0
     """Safety margin on top of the engine's minimum safe buffering (raise it if a busy machine clicks)."""

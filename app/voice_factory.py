@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from typing import Any
 
 from app.settings import VoiceSettings
 from app.voice_library import VoiceEntry
 from models.base import Voice, VoiceParams
 from models.errors import VoxshiftError
+from models.kinds import ModelKind, VoiceKind
 
 VOICE_RATE = 48000
 """Rate of built-in voices (the engine resamples the device rate to it)."""
@@ -42,12 +41,12 @@ def make_voice(entry: VoiceEntry, build: VoiceBuild, params: VoiceSettings) -> V
         raise VoxshiftError(f"{entry.name} needs {names}; see the voice card for where to get it")
     if entry.builtin:
         voice = _builtin(entry, build)
-    elif entry.kind == "llvc":
+    elif entry.kind is VoiceKind.LLVC:
         voice = _llvc(entry, build)
-    elif entry.kind == "rvc":
+    elif entry.kind is VoiceKind.RVC:
         voice = _rvc(entry, build)
     else:
-        raise VoxshiftError(f"{entry.name}: voices of kind {entry.kind!r} are not supported")
+        raise VoxshiftError(f"{entry.name}: voices of kind {entry.kind.value!r} are not supported")
     voice.set_params(to_voice_params(params))
     return voice
 
@@ -62,9 +61,11 @@ def _builtin(entry: VoiceEntry, build: VoiceBuild) -> Voice:
 
 
 def _llvc(entry: VoiceEntry, build: VoiceBuild) -> Voice:
-    llvc = _optional("models.llvc", "LLVC")
-    voice: Voice = llvc.load_voice(entry.model_file, config=entry.config_file)
-    return voice
+    from models.llvc import load_voice
+
+    if entry.model_file is None:
+        raise VoxshiftError(f"{entry.name}: the voice card names no model file")
+    return load_voice(entry.model_file, config=entry.config_file)
 
 
 def _rvc(entry: VoiceEntry, build: VoiceBuild) -> Voice:
@@ -80,20 +81,13 @@ def _rvc(entry: VoiceEntry, build: VoiceBuild) -> Voice:
         crossfade_time=min(block, max(0.01, build.crossfade_ms / 1000)),
         extra_time=min(10.0, max(0.0, build.extra_ms / 1000)),
     )
-    rmvpe = library.shared_path("rmvpe")
+    rmvpe = library.shared_path(ModelKind.RMVPE)
     voice: Voice = open_realtime_voice(
         entry.model_file or "",
-        library.shared_path("hubert"),
+        library.shared_path(ModelKind.HUBERT),
         rmvpe_path=rmvpe if rmvpe.exists() else None,
         index_path=entry.index_file,
         config=config,
         device=build.compute_device,
     )
     return voice
-
-
-def _optional(module: str, what: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        raise VoxshiftError(f"{what} voices are not available in this build ({err})") from err

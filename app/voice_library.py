@@ -16,10 +16,14 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app import paths
 from models.errors import VoxshiftError
+from models.kinds import ModelKind, VoiceKind
+
+if TYPE_CHECKING:
+    from models.checkpoint import ModelFile  # imports torch: only where a file is detected
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,7 @@ class VoiceImportError(VoxshiftError):
 class SharedFile:
     """A model file all RVC voices share, and where a user gets it."""
 
-    kind: str
+    kind: ModelKind
     filename: str
     purpose: str
     source: str
@@ -43,13 +47,13 @@ class SharedFile:
 
 SHARED_FILES = (
     SharedFile(
-        "hubert",
+        ModelKind.HUBERT,
         "hubert_base.pt",
         "content encoder (HuBERT/ContentVec) for RVC voices",
         "huggingface.co/lj1995/VoiceConversionWebUI, file hubert_base.pt",
     ),
     SharedFile(
-        "rmvpe",
+        ModelKind.RMVPE,
         "rmvpe.pt",
         "RMVPE pitch tracker for RVC voices with f0",
         "huggingface.co/lj1995/VoiceConversionWebUI, file rmvpe.pt",
@@ -64,8 +68,7 @@ class VoiceEntry:
     id: str
     """"builtin:<name>" or "user:<folder name>"; stable, used for per-voice settings."""
     name: str
-    kind: str
-    """"builtin", "passthrough", "rvc", "llvc"."""
+    kind: VoiceKind
     description: str = ""
     details: dict[str, str] = field(default_factory=dict)
     model_file: Path | None = None
@@ -80,16 +83,21 @@ class VoiceEntry:
     @property
     def kind_label(self) -> str:
         """E.g. "RVC v2 · 40 kHz · f0", "LLVC", "Built-in"."""
-        if self.kind == "rvc":
+        if self.kind is VoiceKind.RVC:
             parts = [f"RVC {self.details.get('version', '')}".strip()]
             if "rate" in self.details:
                 parts.append(self.details["rate"])
             if self.details.get("f0") in ("yes", "no"):
                 parts.append("f0" if self.details["f0"] == "yes" else "no f0")
             return " · ".join(parts)
-        if self.kind == "llvc":
+        if self.kind is VoiceKind.LLVC:
             return "LLVC"
         return "Built-in"
+
+    @property
+    def badge(self) -> str:
+        """The card badge's style key: "rvc", "llvc" or "builtin"."""
+        return self.kind.value if self.kind in (VoiceKind.RVC, VoiceKind.LLVC) else VoiceKind.BUILTIN.value
 
 
 @dataclass(frozen=True)
@@ -143,22 +151,22 @@ class VoiceLibrary:
     def find(self, voice_id: str) -> VoiceEntry | None:
         return next((e for e in self.entries() if e.id == voice_id), None)
 
-    def missing_shared(self, kind: str, details: dict[str, str]) -> tuple[SharedFile, ...]:
+    def missing_shared(self, kind: VoiceKind, details: dict[str, str]) -> tuple[SharedFile, ...]:
         """Shared files a voice of this kind needs that are not installed."""
-        if kind != "rvc":
+        if kind is not VoiceKind.RVC:
             return ()
-        need = [s for s in SHARED_FILES if s.kind == "hubert" or details.get("f0") != "no"]
+        need = [s for s in SHARED_FILES if s.kind is ModelKind.HUBERT or details.get("f0") != "no"]
         return tuple(s for s in need if not (self.shared_dir / s.filename).exists())
 
-    def shared_path(self, kind: str) -> Path:
-        spec = next(s for s in SHARED_FILES if s.kind == kind)
+    def shared_path(self, kind: ModelKind) -> Path:
+        spec = next(s for s in SHARED_FILES if s.kind is kind)
         return self.shared_dir / spec.filename
 
     def _read_card(self, card: Path) -> VoiceEntry:
         data = json.loads(card.read_text(encoding="utf-8"))
         folder = card.parent
         details = {str(k): str(v) for k, v in dict(data.get("details", {})).items()}
-        kind = str(data["kind"])
+        kind = VoiceKind(data["kind"])
 
         def file(key: str) -> Path | None:
             name = data.get(key)
@@ -195,7 +203,7 @@ class VoiceLibrary:
             shutil.rmtree(folder)
 
     def _install_voice(self, model: Path, detected: _Detected, extras: dict[str, Path]) -> VoiceEntry:
-        card: dict[str, Any] = {"name": model.stem, "kind": detected.kind, "details": detected.details}
+        card: dict[str, Any] = {"name": model.stem, "kind": detected.kind.value, "details": detected.details}
         try:
             folder = write_voice_folder(self.root, model, card, extras)
         except OSError as err:
@@ -241,7 +249,7 @@ def write_voice_folder(
 
 @dataclass(frozen=True)
 class _Detected:
-    kind: str
+    kind: VoiceKind
     details: dict[str, str]
 
 
@@ -249,6 +257,10 @@ class _Detected:
 class _Plan:
     voices: list[tuple[Path, _Detected, dict[str, Path]]] = field(default_factory=list)
     shared: list[tuple[Path, SharedFile]] = field(default_factory=list)
+
+
+VOICE_KINDS = {ModelKind.RVC: VoiceKind.RVC, ModelKind.LLVC: VoiceKind.LLVC}
+"""Model files that are voices, and the kind of voice each becomes."""
 
 
 def _plan_import(files: list[Path]) -> _Plan:
@@ -268,12 +280,12 @@ def _plan_import(files: list[Path]) -> _Plan:
         )
     plan = _Plan()
     for model in models:
-        detected = detect_model(model)
-        shared = next((s for s in SHARED_FILES if s.kind == detected.kind), None)
+        model_file = detect_model(model)
+        shared = next((s for s in SHARED_FILES if s.kind is model_file.kind), None)
         if shared is not None:
             plan.shared.append((model, shared))
             continue
-        plan.voices.append((model, detected, {}))
+        plan.voices.append((model, _Detected(VOICE_KINDS[model_file.kind], card_details(model_file)), {}))
     if not plan.voices and not plan.shared:
         raise VoiceImportError("no model file in the drop (an .index or config.json needs its .pth)")
     _attach_extras(plan, indexes, configs)
@@ -282,13 +294,15 @@ def _plan_import(files: list[Path]) -> _Plan:
 
 def _attach_extras(plan: _Plan, indexes: list[Path], configs: list[Path]) -> None:
     """Give each RVC voice its .index and each LLVC voice its config.json (by name, else the only one)."""
-    for kind, extras, key in (("rvc", indexes, "index"), ("llvc", configs, "config")):
-        targets = [v for v in plan.voices if v[1].kind == kind]
+    for kind, extras, key in ((VoiceKind.RVC, indexes, "index"), (VoiceKind.LLVC, configs, "config")):
+        targets = [v for v in plan.voices if v[1].kind is kind]
         if extras and not targets:
-            raise VoiceImportError(f"{extras[0].name} was dropped without a matching {kind.upper()} model")
+            raise VoiceImportError(
+                f"{extras[0].name} was dropped without a matching {kind.value.upper()} model"
+            )
         for model, _, attached in targets:
             match = _best_match(model, extras)
-            if match is None and kind == "llvc":
+            if match is None and kind is VoiceKind.LLVC:
                 sibling = model.parent / "config.json"
                 match = sibling if sibling.is_file() else None
             if match is not None:
@@ -302,47 +316,34 @@ def _best_match(model: Path, candidates: list[Path]) -> Path | None:
     return next((c for c in candidates if stem in c.stem.lower()), None)
 
 
-def detect_model(path: Path) -> _Detected:
-    """Kind and display facts of a model file, through the safe loader only."""
-    try:
-        from models.checkpoint import detect
-    except ImportError as err:
-        raise VoiceImportError("model import is not available in this build (models.checkpoint)") from err
+def detect_model(path: Path) -> ModelFile:
+    """What a dropped model file is, through the safe loader only; VoiceImportError unless it is
+    a voice (RVC, LLVC) or a shared model file (HuBERT, RMVPE)."""
+    from models.checkpoint import detect
+
     try:
         model_file = detect(path)
     except VoxshiftError as err:
         raise VoiceImportError(f"{path.name}: {err}") from err
-    kind = str(model_file.kind)
-    if kind == "rvc_training":
+    if model_file.kind is ModelKind.RVC_TRAINING:
         raise VoiceImportError(
             f"{path.name} is an RVC training checkpoint (G_/D_ file); import the small inference "
             "model that training exports (e.g. from the weights/ folder) instead"
         )
-    if kind not in ("rvc", "llvc", "hubert", "rmvpe"):
-        raise VoiceImportError(f"{path.name} is a {kind} file, not a voice (expected RVC or LLVC)")
-    return _Detected(kind, _display_details(model_file))
+    if model_file.kind not in VOICE_KINDS and not any(s.kind is model_file.kind for s in SHARED_FILES):
+        raise VoiceImportError(f"{path.name} is {model_file.description}, not a voice (expected RVC or LLVC)")
+    return model_file
 
 
-def _display_details(model_file: Any) -> dict[str, str]:
-    """Short display facts from a ModelFile (version, rate, f0), whatever shape its details have."""
-    raw: dict[str, Any] = {}
-    details = getattr(model_file, "details", None)
-    if isinstance(details, dict):
-        raw.update(details)
-    for name in ("version", "sample_rate", "sr", "f0", "if_f0"):
-        if hasattr(model_file, name):
-            raw.setdefault(name, getattr(model_file, name))
+def card_details(model_file: ModelFile) -> dict[str, str]:
+    """Short display facts of a voice file for its card: version, rate, f0."""
     out: dict[str, str] = {}
-    if raw.get("version") is not None:
-        out["version"] = str(raw["version"])
-    rate = raw.get("sample_rate", raw.get("sr"))
-    if isinstance(rate, int | float) or (isinstance(rate, str) and rate.isdigit()):
-        out["rate"] = f"{int(rate) // 1000} kHz"
-    elif isinstance(rate, str) and rate:
-        out["rate"] = rate.replace("k", " kHz")
-    f0 = raw.get("f0", raw.get("if_f0"))
-    if f0 is not None:
-        out["f0"] = "yes" if bool(f0) and str(f0) not in ("0", "False", "no") else "no"
+    if model_file.version is not None:
+        out["version"] = model_file.version.value
+    if model_file.sample_rate:
+        out["rate"] = f"{model_file.sample_rate // 1000} kHz"
+    if model_file.f0 is not None:
+        out["f0"] = "yes" if model_file.f0 else "no"
     return out
 
 

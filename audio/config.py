@@ -37,6 +37,8 @@ import numpy as np
 from models.base import VoiceParams
 
 LatePolicy = Literal["dry", "silence"]
+LATE_POLICIES: tuple[LatePolicy, ...] = ("dry", "silence")
+"""Every ``LatePolicy``, in the order menus list them."""
 NoiseSuppression = Literal["off", "light", "strong"]
 DeviceSpec = int | str | None
 
@@ -102,7 +104,7 @@ class EngineConfig:
             raise ValueError(f"margin must be within 0..65536 frames, got {self.margin}")
         if self.blocksize < 0:
             raise ValueError(f"blocksize must be >= 0, got {self.blocksize}")
-        if self.late_policy not in ("dry", "silence"):
+        if self.late_policy not in LATE_POLICIES:
             raise ValueError(f"late_policy must be 'dry' or 'silence', got {self.late_policy!r}")
         if not 0.0 <= self.crossfade_ms <= 50.0:
             raise ValueError(f"crossfade_ms must be within 0..50, got {self.crossfade_ms}")

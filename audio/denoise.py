@@ -27,8 +27,6 @@ LIGHT_RESIDUE = 0.25
 class NoiseStage(Voice):
     """RNNoise as a stream of 480-sample hops at 48 kHz (``step`` per hop, state carried over)."""
 
-    kind = "denoise"
-
     def __init__(self, strength: NoiseSuppression = "strong") -> None:
         super().__init__()
         if strength not in ("light", "strong"):

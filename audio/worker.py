@@ -390,7 +390,7 @@ class Worker:
             return "dry"
         if self._is_late():
             self.late_hops += 1
-            return "dry" if self.config.late_policy == "dry" else "silence"
+            return self.config.late_policy
         return "wet"
 
     def _is_late(self) -> bool:

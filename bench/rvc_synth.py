@@ -23,6 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from models.kinds import RvcVersion
 from models.rvc import ZERO_NOISE, load_voice, variant
 from models.rvc.testing import write_voice_file
 
@@ -42,7 +43,7 @@ def _time_call(fn, repeats: int) -> list[float]:  # type: ignore[no-untyped-def]
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--version", default="v2")
+    ap.add_argument("--version", default="v2", choices=[v.value for v in RvcVersion])
     ap.add_argument("--rate", type=int, default=40000)
     ap.add_argument("--blocks", type=float, nargs="+", default=[0.1, 0.25, 0.5])
     ap.add_argument("--extra", type=float, default=0.5, help="extra left context in seconds")
@@ -52,7 +53,7 @@ def main() -> int:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = variant(args.version, args.rate, True)
+    cfg = variant(RvcVersion(args.version), args.rate, True)
     with tempfile.TemporaryDirectory() as tmp:
         path = write_voice_file(Path(tmp) / "bench.pth", cfg)
         voice = load_voice(path, device=args.device)

@@ -41,8 +41,6 @@ class CostlyDelay(Voice):
     """Another voice's rate, hop, latency and compute cost, with its input as the output (delayed
     by that latency): a voice whose lag can be measured by correlation."""
 
-    kind = "test"
-
     def __init__(self, inner: Voice) -> None:
         super().__init__()
         self.inner = inner

@@ -34,6 +34,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from models.kinds import VoiceKind
+
 F0_METHODS = ("rmvpe", "fcpe", "crepe", "dsp")
 
 
@@ -74,8 +76,7 @@ class VoiceInfo:
     """What a voice library card shows."""
 
     name: str
-    kind: str
-    """"builtin", "passthrough", "rvc", "llvc"."""
+    kind: VoiceKind
     description: str = ""
     details: dict[str, str] = field(default_factory=dict)
     """Short facts for display, e.g. {"version": "v2", "rate": "40 kHz", "f0": "yes"}."""
@@ -84,7 +85,7 @@ class VoiceInfo:
 class Voice(ABC):
     """A streaming voice. Subclasses set ``sample_rate``, ``hop`` and ``latency`` in ``__init__``."""
 
-    kind: ClassVar[str] = "voice"
+    kind: ClassVar[VoiceKind] = VoiceKind.VOICE
     name: str
     sample_rate: int
     hop: int
@@ -127,7 +128,7 @@ class Voice(ABC):
 class PassthroughVoice(Voice):
     """Returns its input unchanged: the reference for latency measurements."""
 
-    kind: ClassVar[str] = "passthrough"
+    kind: ClassVar[VoiceKind] = VoiceKind.PASSTHROUGH
 
     def __init__(self, sample_rate: int = 48000, hop: int = 256) -> None:
         super().__init__()

@@ -22,7 +22,7 @@ import _compat_pickle
 import pickle
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,10 @@ from typing import Any
 import torch
 
 from models.errors import ModelFormatError
+from models.kinds import ModelKind, RvcVersion, WeightNorm
 
 __all__ = [
     "FAIRSEQ_FOREIGN",
-    "KIND_DESCRIPTIONS",
     "ForeignObject",
     "ModelFile",
     "ModelFormatError",
@@ -44,16 +44,6 @@ __all__ = [
 
 FAIRSEQ_FOREIGN: tuple[str, ...] = ("fairseq.data.dictionary.Dictionary", "argparse.Namespace")
 """Foreign classes found in fairseq checkpoints (HuBERT / ContentVec ``hubert_base.pt``)."""
-
-KIND_DESCRIPTIONS: dict[str, str] = {
-    "rvc": "an RVC voice model",
-    "rvc_training": "an RVC training checkpoint (G_*.pth)",
-    "rvc_pretrained": "an RVC pretrained generator (f0G*.pth / G*.pth)",
-    "rvc_discriminator": "an RVC discriminator checkpoint (D_*.pth), not a voice",
-    "hubert": "a HuBERT/ContentVec content encoder (hubert_base.pt)",
-    "rmvpe": "an RMVPE pitch model (rmvpe.pt)",
-    "llvc": "an LLVC voice model",
-}
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+)")
@@ -231,18 +221,16 @@ class ModelFile:
     """What a model file is, found from its keys and shapes (never from its name)."""
 
     path: Path
-    kind: str
-    """One of ``KIND_DESCRIPTIONS``: "rvc", "rvc_training", "rvc_pretrained", "hubert", ..."""
-    version: str | None = None
-    """RVC: "v1" (256-dim content features) or "v2" (768-dim)."""
+    kind: ModelKind
+    version: RvcVersion | None = None
+    """RVC: v1 (256-dim content features) or v2 (768-dim)."""
     f0: bool | None = None
     """RVC: pitch-conditioned (NSF decoder) or not."""
     sample_rate: int | None = None
     """Output rate in Hz (RVC: 32000/40000/48000; LLVC/HuBERT/RMVPE: 16000)."""
     n_speakers: int | None = None
     """RVC: rows of ``emb_g.weight``."""
-    weight_norm: str | None = None
-    """"old" (``weight_g``/``weight_v``), "new" (``parametrizations.weight.original0/1``), "none"."""
+    weight_norm: WeightNorm | None = None
     dtype: str | None = None
     """Stored dtype of the floating-point weights, e.g. "float16"."""
     n_params: int = 0
@@ -251,13 +239,13 @@ class ModelFile:
 
     @property
     def description(self) -> str:
-        return KIND_DESCRIPTIONS.get(self.kind, self.kind)
+        return self.kind.description
 
     def summary(self) -> dict[str, str]:
         """Short facts for a voice card / CLI listing."""
         out = {"kind": self.description}
         if self.version:
-            out["version"] = self.version
+            out["version"] = self.version.value
         if self.f0 is not None:
             out["f0"] = "yes" if self.f0 else "no"
         if self.sample_rate:
@@ -287,12 +275,12 @@ def _tensors(obj: Any) -> dict[str, torch.Tensor] | None:
     return None
 
 
-def _weight_norm_style(sd: Mapping[str, torch.Tensor]) -> str:
+def _weight_norm_style(sd: Mapping[str, torch.Tensor]) -> WeightNorm:
     if any(k.endswith(".parametrizations.weight.original0") for k in sd):
-        return "new"
+        return WeightNorm.NEW
     if any(k.endswith(".weight_g") for k in sd):
-        return "old"
-    return "none"
+        return WeightNorm.OLD
+    return WeightNorm.NONE
 
 
 def _float_dtype(sd: Mapping[str, torch.Tensor]) -> str | None:
@@ -310,14 +298,8 @@ def _is_rvc_generator(sd: Mapping[str, torch.Tensor]) -> bool:
 
 def _rvc_shape_facts(sd: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     """Version, f0 and speaker count from an RVC generator state dict's shapes."""
-    dim = int(sd["enc_p.emb_phone.weight"].shape[1])
-    version = {256: "v1", 768: "v2"}.get(dim)
-    if version is None:
-        raise ModelFormatError(
-            f"RVC generator with {dim}-dim content features; expected 256 (v1) or 768 (v2)"
-        )
     return {
-        "version": version,
+        "version": RvcVersion.from_content_dim(int(sd["enc_p.emb_phone.weight"].shape[1])),
         "f0": "enc_p.emb_pitch.weight" in sd,
         "n_speakers": int(sd["emb_g.weight"].shape[0]),
         "weight_norm": _weight_norm_style(sd),
@@ -360,7 +342,9 @@ def _rvc_voice(path: Path, obj: Mapping[str, Any]) -> ModelFile:
     if rate is None:
         rate = _rvc_rate_from_shapes(sd)
     info = obj.get("info")
-    return ModelFile(path, "rvc", sample_rate=rate, info=info if isinstance(info, str) else "", **facts)
+    return ModelFile(
+        path, ModelKind.RVC, sample_rate=rate, info=info if isinstance(info, str) else "", **facts
+    )
 
 
 def _rvc_generator_checkpoint(
@@ -368,7 +352,7 @@ def _rvc_generator_checkpoint(
 ) -> ModelFile:
     facts = _rvc_shape_facts(sd)
     training = any(k in obj for k in ("iteration", "optimizer", "learning_rate"))
-    kind = "rvc_training" if training else "rvc_pretrained"
+    kind = ModelKind.RVC_TRAINING if training else ModelKind.RVC_PRETRAINED
     it = obj.get("iteration")
     info = f"iteration {it}" if isinstance(it, int) else ""
     return ModelFile(path, kind, sample_rate=_rvc_rate_from_shapes(sd), info=info, **facts)
@@ -383,13 +367,13 @@ def _classify_state_dict(path: Path, obj: Mapping[str, Any], sd: dict[str, torch
     if _is_rvc_generator(sd):
         return _rvc_generator_checkpoint(path, obj, sd)
     if any(k.startswith("discriminators.") for k in sd):
-        return ModelFile(path, "rvc_discriminator", **common)
+        return ModelFile(path, ModelKind.RVC_DISCRIMINATOR, **common)
     if "feature_extractor.conv_layers.0.0.weight" in sd and any(k.startswith("encoder.layers.") for k in sd):
-        return ModelFile(path, "hubert", sample_rate=16000, **common)
+        return ModelFile(path, ModelKind.HUBERT, sample_rate=16000, **common)
     if any(k.startswith("unet.encoder.") for k in sd) and any(k.startswith("fc.") for k in sd):
-        return ModelFile(path, "rmvpe", sample_rate=16000, **common)
+        return ModelFile(path, ModelKind.RMVPE, sample_rate=16000, **common)
     if any(k.startswith("mask_gen.") for k in sd) and "out_conv.0.weight" in sd:
-        return ModelFile(path, "llvc", sample_rate=16000, **common)
+        return ModelFile(path, ModelKind.LLVC, sample_rate=16000, **common)
     return None
 
 
@@ -419,14 +403,15 @@ def _shape_of(obj: Any) -> str:
     return f"a {type(obj).__name__}"
 
 
-def _expectation(expected: Sequence[str]) -> str:
+def _expectation(expected: Collection[ModelKind]) -> str:
     """What the caller wanted, in words; RVC checkpoints are an accepted stand-in for a voice."""
-    main = [k for k in expected if k not in ("rvc_training", "rvc_pretrained") or "rvc" not in expected]
-    return " or ".join(KIND_DESCRIPTIONS.get(k, k) for k in main)
+    stand_ins = (ModelKind.RVC_TRAINING, ModelKind.RVC_PRETRAINED)
+    main = [k for k in ModelKind if k in expected and (k not in stand_ins or ModelKind.RVC not in expected)]
+    return " or ".join(k.description for k in main)
 
 
 def inspect_file(
-    path: str | Path, expected: Sequence[str] | None = None, *, mmap: bool = False
+    path: str | Path, expected: Collection[ModelKind] | None = None, *, mmap: bool = False
 ) -> tuple[ModelFile, Any]:
     """Load ``path`` safely, detect what it is, and return ``(ModelFile, loaded object)``.
 
@@ -446,7 +431,7 @@ def inspect_file(
     return found, obj
 
 
-def detect(path: str | Path, expected: Sequence[str] | None = None) -> ModelFile:
+def detect(path: str | Path, expected: Collection[ModelKind] | None = None) -> ModelFile:
     """What kind of model ``path`` holds (see :class:`ModelFile`), without running code from it."""
     found, _ = inspect_file(path, expected, mmap=True)
     return found

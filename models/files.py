@@ -28,6 +28,7 @@ from pathlib import Path
 import platformdirs
 
 from models.errors import VoxshiftError
+from models.kinds import ModelKind
 
 SOURCE_REPO = "lj1995/VoiceConversionWebUI"
 SOURCE_URL = f"https://huggingface.co/{SOURCE_REPO}"
@@ -47,8 +48,7 @@ class SharedFile:
 
     name: str
     """File name in the models folder, e.g. "hubert_base.pt"."""
-    kind: str
-    """``models.checkpoint`` kind of the file ("hubert", "rmvpe")."""
+    kind: ModelKind
     purpose: str
     env: str
     """Environment variable holding an explicit path."""
@@ -70,7 +70,7 @@ class SharedFile:
 
 HUBERT = SharedFile(
     name="hubert_base.pt",
-    kind="hubert",
+    kind=ModelKind.HUBERT,
     purpose="content encoder (ContentVec in HuBERT-base format) for every RVC voice",
     env="VOXSHIFT_HUBERT",
     sha256="f54b40fd2802423a5643779c4861af1e9ee9c1564dc9d32f54f20b5ffba7db96",
@@ -78,7 +78,7 @@ HUBERT = SharedFile(
 )
 RMVPE = SharedFile(
     name="rmvpe.pt",
-    kind="rmvpe",
+    kind=ModelKind.RMVPE,
     purpose="RMVPE pitch tracker (the default f0 method of RVC)",
     env="VOXSHIFT_RMVPE",
     sha256="6d62215f4306e3ca278246188607209f09af3dc77ed4232efdd069798c4ec193",
@@ -92,7 +92,7 @@ def spec(name: str | SharedFile) -> SharedFile:
     if isinstance(name, SharedFile):
         return name
     for f in SHARED_FILES:
-        if name in (f.name, f.kind, Path(f.name).stem):
+        if name in (f.name, f.kind.value, Path(f.name).stem):
             return f
     known = ", ".join(f.name for f in SHARED_FILES)
     raise ModelFileMissingError(f"unknown shared model file {name!r}; known: {known}")

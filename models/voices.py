@@ -75,17 +75,18 @@ def open_voice_file(path: Path, options: VoiceFileOptions) -> Voice:
     """Open an RVC or LLVC voice file as a streaming voice (kind detected safely)."""
     from models.checkpoint import detect
     from models.errors import ModelFormatError, VoiceNotFoundError
+    from models.kinds import ModelKind
 
     if not path.is_file():
         raise VoiceNotFoundError(f"no voice file at {path}")
     kind = detect(path).kind
-    if kind == "llvc":
+    if kind is ModelKind.LLVC:
         from models.llvc import load_voice as load_llvc
 
         config_json = path.with_name("config.json")
         config = config_json if config_json.is_file() else None
         return load_llvc(path, config, chunk_factor=options.llvc_chunk_factor)
-    if kind in ("rvc", "rvc_training"):
+    if kind in (ModelKind.RVC, ModelKind.RVC_TRAINING):
         from models import files
         from models.rvc.inference import open_realtime_voice
         from models.rvc.realtime import RealtimeConfig

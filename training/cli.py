@@ -67,7 +67,7 @@ def stage_features(
     events.emit(Stage("features", f"pitch ({cfg.f0_method}) and content features ({cfg.version})"))
     if cfg.content_encoder is None:
         raise VoxshiftError("no content encoder given: pass --content-encoder hubert_base.pt")
-    content_fn = features.make_content_fn(cfg.content_encoder, cfg.version, env.device)
+    content_fn = features.make_content_fn(cfg.content_encoder, cfg.variant.version, env.device)
     f0_fn = features.make_f0_fn(cfg.f0_method, cfg.pitch_model, env.device) if cfg.f0 else None
     mine = prepared.names[env.rank :: env.world_size]
     features.extract_features(prepared, mine, dirs, content_fn, f0_fn, _progress(events, "features"))
@@ -79,8 +79,8 @@ def build_state(cfg: TrainConfig, env: DistEnv) -> State:
     """Networks (pretrained weights when given), optimizers; nothing from a checkpoint yet."""
     var = cfg.variant
     net = build_generator(var, cfg.f0)
-    disc = MultiPeriodDiscriminator(var.periods, var.arch.disc_scale)
-    what = f"{var.version} {var.sr_key} {'with' if cfg.f0 else 'without'} f0 ({cfg.preset})"
+    disc = MultiPeriodDiscriminator(var.periods, var.disc_scale)
+    what = f"{var.version.value} {var.sr_key} {'with' if cfg.f0 else 'without'} f0 ({cfg.preset})"
     if cfg.pretrained_g is not None and cfg.pretrained_d is not None:
         load_pretrained(cfg.pretrained_g, net, "generator", what)
         load_pretrained(cfg.pretrained_d, disc, "discriminator", what)

@@ -12,19 +12,20 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from models.base import F0_METHODS
 from models.errors import VoxshiftError
+from models.kinds import RvcVersion
+from models.rvc.config import RvcConfig
+from models.rvc.config import variant as rvc_variant
 
 SAMPLE_RATES = {"32k": 32000, "40k": 40000, "48k": 48000}
-VERSIONS = ("v1", "v2")
-F0_METHODS = ("rmvpe", "fcpe", "crepe", "dsp")
+VERSIONS = tuple(v.value for v in RvcVersion)
+"""RVC versions as settings (CLI, wizard, job files) write them; ``variant`` takes the RvcVersion."""
 AMP_MODES = ("off", "bf16", "fp16")
 PRESETS = ("community", "tiny")
-CONTENT_DIMS = {"v1": 256, "v2": 768}
-"""Content feature width: HuBERT layer 9 + final_proj (v1), layer 12 (v2)."""
-CONTENT_LAYERS = {"v1": 9, "v2": 12}
-PERIODS = {"v1": (2, 3, 5, 7, 11, 17), "v2": (2, 3, 5, 7, 11, 17, 23, 37)}
+PERIODS = {RvcVersion.V1: (2, 3, 5, 7, 11, 17), RvcVersion.V2: (2, 3, 5, 7, 11, 17, 23, 37)}
 """Multi-period discriminator periods of the reference (MultiPeriodDiscriminator / ...V2)."""
 
 
@@ -50,42 +51,30 @@ class AudioConfig:
 
 
 @dataclass(frozen=True)
-class ModelArch:
-    """Generator hyper-parameters: the entries 2..16 of the community 18-entry config list."""
+class Variant:
+    """Everything fixed by (sample rate, version, preset): the audio front end and the generator.
 
-    inter_channels: int = 192
-    hidden_channels: int = 192
-    filter_channels: int = 768
-    n_heads: int = 2
-    n_layers: int = 6
-    kernel_size: int = 3
-    p_dropout: float = 0.0
-    resblock: str = "1"
-    resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11)
-    resblock_dilation_sizes: tuple[tuple[int, ...], ...] = ((1, 3, 5), (1, 3, 5), (1, 3, 5))
-    upsample_rates: tuple[int, ...] = (10, 10, 2, 2)
-    upsample_initial_channel: int = 512
-    upsample_kernel_sizes: tuple[int, ...] = (16, 16, 4, 4)
-    spk_embed_dim: int = 109
-    gin_channels: int = 256
+    ``model`` is the generator's one typed configuration (``models.rvc.config.RvcConfig``, as a
+    voice file stores it); its ``f0`` is the pitch-guided default, training sets its own.
+    """
+
+    sr_key: str
+    audio: AudioConfig
+    model: RvcConfig
+    segment_frames: int
+    """Training segment in feature frames (the reference's segment_size // hop_length; voice
+    files store 32 whatever it was)."""
     disc_scale: float = 1.0
     """Width multiplier of the discriminators (1 = the reference's channel counts)."""
 
-
-@dataclass(frozen=True)
-class Variant:
-    """Everything fixed by (sample rate, version, preset)."""
-
-    sr_key: str
-    version: str
-    audio: AudioConfig
-    arch: ModelArch
-    segment_size: int
-    """Training segment in samples at the model rate (a multiple of the hop)."""
+    @property
+    def version(self) -> RvcVersion:
+        return self.model.version
 
     @property
-    def segment_frames(self) -> int:
-        return self.segment_size // self.audio.hop_length
+    def segment_size(self) -> int:
+        """Training segment in samples at the model rate (a multiple of the hop)."""
+        return self.segment_frames * self.audio.hop_length
 
     @property
     def periods(self) -> tuple[int, ...]:
@@ -93,49 +82,18 @@ class Variant:
 
     @property
     def content_dim(self) -> int:
-        return CONTENT_DIMS[self.version]
-
-    def config_list(self) -> list[Any]:
-        """The community 18-entry config list stored in voice files."""
-        a = self.arch
-        return [
-            self.audio.spec_channels,
-            self.segment_frames,
-            a.inter_channels,
-            a.hidden_channels,
-            a.filter_channels,
-            a.n_heads,
-            a.n_layers,
-            a.kernel_size,
-            int(a.p_dropout) if float(a.p_dropout).is_integer() else a.p_dropout,
-            a.resblock,
-            list(a.resblock_kernel_sizes),
-            [list(d) for d in a.resblock_dilation_sizes],
-            list(a.upsample_rates),
-            a.upsample_initial_channel,
-            list(a.upsample_kernel_sizes),
-            a.spk_embed_dim,
-            a.gin_channels,
-            self.audio.sample_rate,
-        ]
+        return self.model.content_dim
 
 
-_UPSAMPLING = {
-    ("32k", "v1"): ((10, 4, 2, 2, 2), (16, 16, 4, 4, 4)),
-    ("32k", "v2"): ((10, 8, 2, 2), (20, 16, 4, 4)),
-    ("40k", "v1"): ((10, 10, 2, 2), (16, 16, 4, 4)),
-    ("40k", "v2"): ((10, 10, 2, 2), (16, 16, 4, 4)),
-    ("48k", "v1"): ((10, 6, 2, 2, 2), (16, 16, 4, 4, 4)),
-    ("48k", "v2"): ((12, 10, 2, 2), (24, 20, 4, 4)),
-}
 _SEGMENTS = {
-    ("32k", "v1"): 12800,
-    ("32k", "v2"): 12800,
-    ("40k", "v1"): 12800,
-    ("40k", "v2"): 12800,
-    ("48k", "v1"): 11520,
-    ("48k", "v2"): 17280,
+    ("32k", RvcVersion.V1): 12800,
+    ("32k", RvcVersion.V2): 12800,
+    ("40k", RvcVersion.V1): 12800,
+    ("40k", RvcVersion.V2): 12800,
+    ("48k", RvcVersion.V1): 11520,
+    ("48k", RvcVersion.V2): 17280,
 }
+"""Training segment in samples (the reference's train.segment_size per config file)."""
 
 
 def audio_config(sr_key: str) -> AudioConfig:
@@ -148,7 +106,7 @@ def audio_config(sr_key: str) -> AudioConfig:
     return AudioConfig(sr, 2048, 480, 2048, 128)
 
 
-def variant(sr_key: str, version: str, preset: str = "community") -> Variant:
+def variant(sr_key: str, version: RvcVersion, preset: str = "community") -> Variant:
     """The variant for a rate key ("32k", "40k", "48k"), a version and a preset.
 
     The ``tiny`` preset keeps the audio front end and upsampling (so voices stay loadable and the
@@ -156,31 +114,30 @@ def variant(sr_key: str, version: str, preset: str = "community") -> Variant:
     """
     if sr_key not in SAMPLE_RATES:
         raise ConfigError(f"sample rate must be one of {', '.join(SAMPLE_RATES)}, got {sr_key!r}")
-    if version not in VERSIONS:
-        raise ConfigError(f"version must be v1 or v2, got {version!r}")
     if preset not in PRESETS:
         raise ConfigError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-    rates, kernels = _UPSAMPLING[(sr_key, version)]
     audio = audio_config(sr_key)
-    arch = ModelArch(upsample_rates=rates, upsample_kernel_sizes=kernels)
-    segment = _SEGMENTS[(sr_key, version)]
-    if preset == "tiny":
-        arch = dataclasses.replace(
-            arch,
-            inter_channels=8,
-            hidden_channels=8,
-            filter_channels=16,
-            n_heads=2,
-            n_layers=1,
-            resblock_kernel_sizes=(3,),
-            resblock_dilation_sizes=((1, 3, 5),),
-            upsample_initial_channel=32,
-            spk_embed_dim=1,
-            gin_channels=8,
-            disc_scale=1 / 16,
+    model = rvc_variant(version, audio.sample_rate)
+    if model.spec_channels != audio.spec_channels:
+        raise ConfigError(
+            f"{sr_key}: the generator's spectrogram ({model.spec_channels}) does not fit the STFT"
         )
-        segment = audio.hop_length * 8
-    return Variant(sr_key, version, audio, arch, segment)
+    if preset == "community":
+        return Variant(sr_key, audio, model, _SEGMENTS[(sr_key, version)] // audio.hop_length)
+    model = dataclasses.replace(
+        model,
+        inter_channels=8,
+        hidden_channels=8,
+        filter_channels=16,
+        n_heads=2,
+        n_layers=1,
+        resblock_kernel_sizes=(3,),
+        resblock_dilation_sizes=((1, 3, 5),),
+        upsample_initial_channel=32,
+        n_speakers=1,
+        gin_channels=8,
+    )
+    return Variant(sr_key, audio, model, segment_frames=8, disc_scale=1 / 16)
 
 
 def _why(text: str, **kwargs: Any) -> Any:
@@ -199,7 +156,7 @@ class TrainConfig:
     sr: str = _why(
         "Model sample rate: 40k suits most voices; 48k keeps more air, trains slower.", default="40k"
     )
-    version: str = _why(
+    version: Literal["v1", "v2"] = _why(
         "v2 (HuBERT layer 12, 768-d) sounds clearer than v1; use v1 for old pretrained files.", default="v2"
     )
     f0: bool = _why(
@@ -289,7 +246,7 @@ class TrainConfig:
 
     @property
     def variant(self) -> Variant:
-        return variant(self.sr, self.version, self.preset)
+        return variant(self.sr, RvcVersion(self.version), self.preset)
 
     @property
     def exp_dir(self) -> Path:

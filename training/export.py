@@ -9,6 +9,7 @@ Index: IVF-Flat over the training content features, named
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +30,14 @@ def voice_payload(
         for k, v in to_community(state_dict).items()
         if not k.startswith("enc_q.")
     }
-    config = var.config_list()
-    config[15] = int(weight["emb_g.weight"].shape[0])
+    model = replace(var.model, f0=f0, n_speakers=int(weight["emb_g.weight"].shape[0]))
     return {
         "weight": weight,
-        "config": config,
+        "config": model.to_community_list(),
         "info": info,
         "sr": var.sr_key,
         "f0": int(f0),
-        "version": var.version,
+        "version": model.version.value,
     }
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from training.config import CONTENT_LAYERS
+from models.kinds import RvcVersion
 from training.data import SliceFiles
 from training.fsutil import atomic_path
 from training.preprocess import PreparedSet
@@ -73,12 +73,12 @@ def make_f0_fn(method: str, model_path: str | None, device: torch.device) -> F0F
     return f0
 
 
-def make_content_fn(path: str, version: str, device: torch.device) -> ContentFn:
+def make_content_fn(path: str, version: RvcVersion, device: torch.device) -> ContentFn:
     """HuBERT/ContentVec from :mod:`models.content`: layer 9 + final_proj (v1) or layer 12 (v2)."""
     from models.content import load_content_encoder
 
     enc = load_content_encoder(path, device=device)
-    layer, final_proj = CONTENT_LAYERS[version], version == "v1"
+    layer, final_proj = version.content_layer, version.final_proj
 
     def content(wav16k: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(wav16k).unsqueeze(0)

@@ -7,23 +7,19 @@ parts the way the reference ``SynthesizerTrn*.forward`` does, plus optional grad
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from models.rvc.net import SynthesizerTrn
 from training.config import Variant
 
 
-def build_generator(var: Variant, f0: bool) -> nn.Module:
+def build_generator(var: Variant, f0: bool) -> SynthesizerTrn:
     """A fresh synthesizer with ``enc_q`` for a variant (random init)."""
-    from models.rvc.config import from_community
-    from models.rvc.net import SynthesizerTrn
-
-    cfg = from_community(var.config_list(), version=var.version, f0=int(f0))
-    return SynthesizerTrn(cfg, with_posterior=True, weight_norm=True)
+    return SynthesizerTrn(replace(var.model, f0=f0), with_posterior=True, weight_norm=True)
 
 
 NSF_NOISE = 1.0
@@ -65,7 +61,9 @@ def slice_frames(x: torch.Tensor, starts: torch.Tensor, size: int) -> torch.Tens
 class TrainingGenerator(nn.Module):
     """``forward(batch tensors) -> GenOut``; ``net`` is the shared synthesizer (with ``enc_q``)."""
 
-    def __init__(self, net: nn.Module, segment_frames: int, hop: int, grad_checkpoint: bool = False) -> None:
+    def __init__(
+        self, net: SynthesizerTrn, segment_frames: int, hop: int, grad_checkpoint: bool = False
+    ) -> None:
         super().__init__()
         self.net = net
         self.segment_frames = segment_frames
@@ -87,7 +85,9 @@ class TrainingGenerator(nn.Module):
         spec_lengths: torch.Tensor,
         sid: torch.Tensor,
     ) -> GenOut:
-        net: Any = self.net
+        net = self.net
+        if net.enc_q is None:
+            raise RuntimeError("training needs the synthesizer's posterior encoder (with_posterior=True)")
         g = net.emb_g(sid).unsqueeze(-1)
         m_p, logs_p, _ = self._maybe_ckpt(net.enc_p, phone, pitch if net.f0 else None, phone_lengths)
         z, _, logs_q, z_mask = self._maybe_ckpt(net.enc_q, spec, spec_lengths, g)

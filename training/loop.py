@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from models.rvc.net import SynthesizerTrn
 from training import checkpointing
 from training.config import TrainConfig, Variant
 from training.data import Batch, DistributedBucketSampler, SliceDataset, collate
@@ -58,10 +59,10 @@ class State:
     resumed_from: str | None = None
 
     @property
-    def synth(self) -> nn.Module:
+    def synth(self) -> SynthesizerTrn:
         """The bare synthesizer (inference network with ``enc_q``)."""
         net = unwrap(self.gen).net
-        assert isinstance(net, nn.Module)
+        assert isinstance(net, SynthesizerTrn)
         return net
 
     @property
@@ -202,7 +203,7 @@ def heldout_mel(
 ) -> tuple[float, torch.Tensor | None]:
     """Mean mel L1 of the inference path (prior + flow + decoder) on held-out slices (fixed noise),
     and the first slice's converted audio ``[N]`` (for TensorBoard)."""
-    net: Any = state.synth
+    net = state.synth
     net.eval()
     total = 0.0
     sample: torch.Tensor | None = None

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from audio import native
-from audio.config import EngineConfig, EngineStats, LiveParams
+from audio.config import LATE_POLICIES, EngineConfig, EngineStats, LiveParams
 from audio.devices import DeviceError, check_config
 from audio.engine import Engine
 from models.base import PassthroughVoice, Voice, VoiceParams
@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--record-format", choices=("wav", "flac"), default="wav", help="with --record (default wav)"
     )
     p.add_argument("--samplerate", type=int, help="device sample rate (default: the input's)")
-    p.add_argument("--late", choices=("dry", "silence"), default="dry", help="what a dropped hop sounds like")
+    p.add_argument("--late", choices=LATE_POLICIES, default="dry", help="what a dropped hop sounds like")
     p.add_argument("--seconds", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.set_defaults(func=run)
 

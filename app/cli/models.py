@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from models.errors import VoxshiftError
+from models.kinds import WeightNorm
 
 EPILOG = """examples:
   voxshift models                          what is installed, what is missing, where to get it
@@ -119,8 +120,8 @@ def _inspect(paths: list[Path]) -> int:
             continue
         facts = ", ".join(f"{k} {v}" for k, v in found.summary().items() if k != "kind")
         print(f"{path}: {found.description}" + (f" ({facts})" if facts else ""))
-        if found.weight_norm and found.weight_norm != "none":
-            print(f"  weight-norm naming: {found.weight_norm}")
+        if found.weight_norm not in (None, WeightNorm.NONE):
+            print(f"  weight-norm naming: {found.weight_norm.value}")
         if found.info:
             print(f"  info: {found.info}")
     return code

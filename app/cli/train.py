@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from pathlib import Path
 
 from app.cli.options import add_f0_method, add_model_files, add_output_dir, hidden_alias
 from models.errors import VoxshiftError
@@ -25,7 +25,7 @@ EPILOG = """examples:
 rerun the same command to resume after an interruption."""
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train an RVC voice or distil it into a low-latency LLVC voice",
@@ -50,7 +50,7 @@ def _add_launch(p: argparse.ArgumentParser) -> None:
     g.add_argument("--json", action="store_true", help="print the raw JSON-lines events")
 
 
-def _add_rvc(sub: Any) -> None:
+def _add_rvc(sub: argparse._SubParsersAction) -> None:
     from training.config import settings_help
 
     # argparse formats help with %-interpolation: a literal % (e.g. "~30% slower") must be doubled
@@ -84,7 +84,7 @@ def _add_rvc(sub: Any) -> None:
     _add_launch(p)
 
 
-def _add_llvc(sub: Any) -> None:
+def _add_llvc(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("llvc", help="distil an RVC voice into a causal LLVC voice", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--teacher", required=True, help="the RVC voice file (.pth) to imitate")
@@ -142,7 +142,7 @@ def _visible_gpus() -> int:
     return max(1, torch.cuda.device_count())
 
 
-def _write_rvc(args: argparse.Namespace, kind: str) -> Any:
+def _write_rvc(args: argparse.Namespace, kind: str) -> Path:
     from training.config import TrainConfig
     from training.launch import write_train_job
 
@@ -157,7 +157,7 @@ def _write_rvc(args: argparse.Namespace, kind: str) -> Any:
     return write_train_job(cfg)
 
 
-def _write_llvc(args: argparse.Namespace, kind: str) -> Any:
+def _write_llvc(args: argparse.Namespace, kind: str) -> Path:
     from training.distill import DistillConfig, write_distill_job
 
     cfg = DistillConfig(

@@ -27,5 +27,5 @@ def run(args: argparse.Namespace) -> int:
     infos = available_voices()
     width = max(len(i.name) for i in infos)
     for info in infos:
-        print(f"{info.name:<{width}}  {info.kind:<11}  {info.description}")
+        print(f"{info.name:<{width}}  {info.kind.value:<11}  {info.description}")
     return 0

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from app.voice_library import write_voice_folder
+from app.voice_library import card_details, write_voice_folder
 from models.errors import VoxshiftError
+from models.kinds import VoiceKind
 
 SAMPLE_SECONDS = 4.0
 """Length of the A/B sample cut from the first usable recording."""
@@ -38,7 +39,7 @@ def install_voice(library_dir: Path, voice: Path, index: Path | None = None) -> 
     """
     if not voice.is_file():
         raise InstallError(f"the trained voice {voice} does not exist")
-    card: dict[str, object] = {"name": voice.stem, "kind": "rvc", "details": _details(voice)}
+    card: dict[str, object] = {"name": voice.stem, "kind": VoiceKind.RVC.value, "details": _details(voice)}
     extras = {"index": index} if index is not None and index.is_file() else {}
     try:
         target = write_voice_folder(library_dir, voice, card, extras)
@@ -55,7 +56,7 @@ def _details(voice: Path) -> dict[str, str]:
         found = detect(voice)
     except VoxshiftError:
         return {}
-    return {str(k): str(v) for k, v in dict(getattr(found, "details", {}) or {}).items()}
+    return card_details(found)
 
 
 def cut_sample(source: Path, dst: Path, seconds: float = SAMPLE_SECONDS) -> Path:

@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from app.training.worker import BackgroundCall
+from app.background import BackgroundCall
+from models.base import F0_METHODS
 from training import api
 
 WHY_STYLE = "color: palette(mid); font-size: 11px;"
@@ -180,7 +181,7 @@ LABELS = {
 CHOICES = {
     "sr": ("40k", "48k", "32k"),
     "version": ("v2", "v1"),
-    "f0_method": ("rmvpe", "fcpe", "crepe", "dsp"),
+    "f0_method": F0_METHODS,
     "amp": ("off", "bf16", "fp16"),
 }
 

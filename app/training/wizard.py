@@ -16,11 +16,11 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget, QWizard
 
+from app.background import BackgroundCall
 from app.training import library
 from app.training.process import TrainingProcess
 from app.training.run_pages import FinishPage, RunPage
 from app.training.setup_pages import DatasetPage, SettingsPage
-from app.training.worker import BackgroundCall
 from models.errors import VoxshiftError
 from training import api
 

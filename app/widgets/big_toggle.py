@@ -20,6 +20,14 @@ class BigToggle(QPushButton):
         self.toggled.connect(self._refresh)
         self._refresh(False)
 
+    def show_state(self, on: bool) -> None:
+        """Show ``on`` without emitting ``toggled`` (the state changed elsewhere, e.g. an engine error)."""
+        if self.isChecked() != on:
+            self.blockSignals(True)
+            self.setChecked(on)
+            self.blockSignals(False)
+            self._refresh(on)
+
     def _refresh(self, on: bool) -> None:
         self.setText("●  ON" if on else "○  OFF")
         state = "stop" if on else "start"

@@ -12,8 +12,25 @@ KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 @dataclass(frozen=True)
+class DeviceKey:
+    """How settings remember a device: its name and host API (PortAudio indexes change when
+    devices come and go). ``str(key)`` is the stored text, ``DeviceKey.parse`` reads it back."""
+
+    name: str
+    hostapi: str
+
+    def __str__(self) -> str:
+        return f"{self.name}|{self.hostapi}"
+
+    @classmethod
+    def parse(cls, text: str) -> DeviceKey:
+        name, sep, hostapi = text.rpartition("|")
+        return cls(name, hostapi) if sep else cls(text, "")
+
+
+@dataclass(frozen=True)
 class DeviceChoice:
-    """One pickable device. ``key`` ("name|host API") is what settings remember."""
+    """One pickable device. ``key`` (``str(DeviceKey)``) is what settings remember."""
 
     key: str
     name: str

@@ -17,8 +17,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.settings import F0_METHODS, VoiceSettings
+from app.settings import VoiceSettings
+from audio.config import LATE_POLICIES, LatePolicy
+from models.base import F0_METHODS
+from models.kinds import VoiceKind
 
+LATE_LABELS: dict[LatePolicy, str] = {"dry": "Play your real voice", "silence": "Play silence"}
 F0_LABELS = {"rmvpe": "RMVPE (best)", "fcpe": "FCPE (fast)", "crepe": "CREPE", "dsp": "DSP (no model)"}
 
 
@@ -35,7 +39,7 @@ class StreamValues:
     block_ms: float
     crossfade_ms: float
     extra_ms: float
-    late_policy: str = "dry"
+    late_policy: LatePolicy = "dry"
 
 
 class ValueSlider(QWidget):
@@ -100,8 +104,8 @@ class LiveControls(QWidget):
         self.crossfade = _spin(0, 100, 1, " ms")
         self.extra = _spin(0, 2000, 10, " ms")
         self.late_policy = QComboBox()
-        self.late_policy.addItem("Play your real voice", "dry")
-        self.late_policy.addItem("Play silence", "silence")
+        for policy in LATE_POLICIES:
+            self.late_policy.addItem(LATE_LABELS[policy], policy)
         self.late_policy.setToolTip(
             "When the computer cannot convert a block in time, that block is skipped (the latency\n"
             "stays the same). Your real voice fills the gap, or silence: choose silence if nobody\n"
@@ -171,7 +175,7 @@ class LiveControls(QWidget):
         )
 
     def stream_values(self) -> StreamValues:
-        policy = str(self.late_policy.currentData())
+        policy = LATE_POLICIES[max(0, self.late_policy.currentIndex())]  # items are in LATE_POLICIES order
         return StreamValues(self.block.value(), self.crossfade.value(), self.extra.value(), policy)
 
     def set_voice_settings(self, s: VoiceSettings) -> None:
@@ -202,9 +206,9 @@ class LiveControls(QWidget):
         self.late_policy.setCurrentIndex(max(0, self.late_policy.findData(s.late_policy)))
         self.late_policy.blockSignals(False)
 
-    def set_voice_kind(self, kind: str) -> None:
+    def set_voice_kind(self, kind: VoiceKind) -> None:
         """Model-only controls are greyed out for voices that ignore them."""
-        rvc = kind == "rvc"
+        rvc = kind is VoiceKind.RVC
         for w in (self.index_rate, self.protect, self.f0_method):
             w.setEnabled(rvc)
         self.crossfade.setEnabled(rvc)

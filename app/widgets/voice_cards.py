@@ -33,7 +33,7 @@ class VoiceCard(QWidget):
         name.setObjectName("cardTitle")
         badge = QLabel(entry.kind_label)
         badge.setObjectName("badge")
-        badge.setProperty("kind", entry.kind if entry.kind in ("rvc", "llvc") else "builtin")
+        badge.setProperty("kind", entry.badge)
         top.addWidget(name)
         top.addStretch(1)
         top.addWidget(badge)

@@ -11,6 +11,7 @@ from models.builtin.presets import PRESETS, Preset
 from models.builtin.psola import PsolaShifter, ShifterConfig
 from models.builtin.voice import BuiltinVoice
 from models.errors import VoiceNotFoundError
+from models.kinds import VoiceKind
 
 __all__ = [
     "PRESETS",
@@ -23,7 +24,9 @@ __all__ = [
     "voice_names",
 ]
 
-_PASSTHROUGH_INFO = VoiceInfo("passthrough", "passthrough", "Your own voice, unchanged (latency reference).")
+_PASSTHROUGH_INFO = VoiceInfo(
+    "passthrough", VoiceKind.PASSTHROUGH, "Your own voice, unchanged (latency reference)."
+)
 
 
 def voice_names() -> list[str]:
@@ -38,7 +41,7 @@ def list_voices() -> list[VoiceInfo]:
         details = {}
         if preset.pitch or preset.formant:
             details = {"pitch": f"{preset.pitch:+g} st", "formant": f"{preset.formant:+g} st"}
-        infos.append(VoiceInfo(preset.name, "builtin", preset.description, details))
+        infos.append(VoiceInfo(preset.name, VoiceKind.BUILTIN, preset.description, details))
     return infos
 
 

@@ -11,6 +11,7 @@ from models.base import Voice, VoiceInfo
 from models.builtin.effects import RadioEffect
 from models.builtin.presets import Preset
 from models.builtin.psola import PsolaShifter, ShifterConfig, ShifterState
+from models.kinds import VoiceKind
 
 
 @dataclass
@@ -30,7 +31,7 @@ class BuiltinVoice(Voice):
     """A built-in DSP voice. ``latency`` is exact: at pitch/formant 0 the output is the input
     delayed by ``latency`` samples (for ``shift``), bit for bit."""
 
-    kind: ClassVar[str] = "builtin"
+    kind: ClassVar[VoiceKind] = VoiceKind.BUILTIN
 
     def __init__(
         self, preset: Preset, sample_rate: int = 48000, hop: int = 256, config: ShifterConfig | None = None

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.checkpoint import FAIRSEQ_FOREIGN, KIND_DESCRIPTIONS, detect, safe_load
+from models.checkpoint import FAIRSEQ_FOREIGN, detect, safe_load
 from models.errors import ModelFormatError
+from models.kinds import ModelKind
 from models.memory import build_on_meta, load_assigned, release_memory
 
 from .hubert import HUBERT_BASE_CONV, ConvSpec, Hubert, HubertConfig, parse_conv_layers
@@ -111,7 +112,7 @@ def load_content_encoder(
     try:
         state, model_cfg = split_container(obj, name)
     except ModelFormatError as err:
-        raise _kind_error(path, "hubert", err) from None
+        raise _kind_error(path, ModelKind.HUBERT, err) from None
     net = build_hubert(state, model_cfg, name)
     del obj, state
     encoder = ContentEncoder(net, device=device, half=half)
@@ -119,18 +120,16 @@ def load_content_encoder(
     return encoder
 
 
-def _kind_error(path: str | Path, expected: str, err: ModelFormatError) -> ModelFormatError:
+def _kind_error(path: str | Path, expected: ModelKind, err: ModelFormatError) -> ModelFormatError:
     """The clearest one-line error for a file that is not of the ``expected`` kind: what the file
     is (from :func:`detect`) if that is something else, otherwise ``err`` itself."""
     try:
         found = detect(path)
     except ModelFormatError as other:
-        return ModelFormatError(f"{other}, expected {KIND_DESCRIPTIONS[expected]}")
-    if found.kind == expected:
+        return ModelFormatError(f"{other}, expected {expected.description}")
+    if found.kind is expected:
         return err
-    return ModelFormatError(
-        f"{Path(path).name} is {found.description}, expected {KIND_DESCRIPTIONS[expected]}"
-    )
+    return ModelFormatError(f"{Path(path).name} is {found.description}, expected {expected.description}")
 
 
 def split_container(obj: Any, name: str) -> tuple[dict[str, torch.Tensor], Mapping[str, Any]]:

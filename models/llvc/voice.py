@@ -13,6 +13,7 @@ import torch
 from models.base import Voice, VoiceInfo
 from models.checkpoint import safe_load
 from models.errors import ModelFormatError
+from models.kinds import VoiceKind
 from models.llvc.config import DEFAULT_CONFIG, LLVCConfig, load_config
 from models.llvc.net import LLVCNet
 from models.llvc.streaming import FastLLVC, StreamState
@@ -112,7 +113,7 @@ class LLVCVoice(Voice):
     as a reference window that carries its own front context (the reference ``infer_stream`` call).
     """
 
-    kind: ClassVar[str] = "llvc"
+    kind: ClassVar[VoiceKind] = VoiceKind.LLVC
 
     def __init__(self, net: LLVCNet, name: str = "llvc", options: LLVCOptions | None = None) -> None:
         super().__init__()

@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.checkpoint import KIND_DESCRIPTIONS, detect, safe_load
+from models.checkpoint import detect, safe_load
 from models.errors import ModelFormatError
+from models.kinds import ModelKind
 from models.memory import build_on_meta, load_assigned, release_memory
 
 N_CLASSES = 360
@@ -392,7 +393,7 @@ def _kind_error(path: str | Path) -> ModelFormatError:
     try:
         found = detect(path)
     except ModelFormatError as err:
-        return ModelFormatError(f"{err}, expected {KIND_DESCRIPTIONS['rmvpe']}")
+        return ModelFormatError(f"{err}, expected {ModelKind.RMVPE.description}")
     return ModelFormatError(
-        f"{Path(path).name} is {found.description}, expected {KIND_DESCRIPTIONS['rmvpe']}"
+        f"{Path(path).name} is {found.description}, expected {ModelKind.RMVPE.description}"
     )

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from models.errors import ModelFormatError
+from models.kinds import RvcVersion
 
 CONFIG_LIST_LENGTH = 18
 
@@ -27,8 +28,8 @@ class RvcConfig:
     The defaults are the community v2 40k model; :func:`variant` builds the others.
     """
 
-    version: str = "v2"
-    """"v1": 256-dim content features (HuBERT layer 9 + final_proj); "v2": 768-dim (layer 12)."""
+    version: RvcVersion = RvcVersion.V2
+    """V1: 256-dim content features (HuBERT layer 9 + final_proj); V2: 768-dim (layer 12)."""
     f0: bool = True
     """Pitch-conditioned: coarse-pitch embedding in the encoder and the NSF (sine source) decoder."""
     spec_channels: int = 1025
@@ -71,7 +72,7 @@ class RvcConfig:
     @property
     def content_dim(self) -> int:
         """Channels of the content features the model expects (256 for v1, 768 for v2)."""
-        return 256 if self.version == "v1" else 768
+        return self.version.content_dim
 
     @property
     def hop(self) -> int:
@@ -93,8 +94,6 @@ class RvcConfig:
 
 def _problems(c: RvcConfig) -> list[str]:
     out = []
-    if c.version not in ("v1", "v2"):
-        out.append(f"version must be 'v1' or 'v2', got {c.version!r}")
     if c.resblock not in ("1", "2"):
         out.append(f"resblock must be '1' or '2', got {c.resblock!r}")
     if len(c.upsample_rates) != len(c.upsample_kernel_sizes) or not c.upsample_rates:
@@ -136,25 +135,26 @@ _LIMITS = {
 }  # fmt: skip
 
 
-# The community config lists (process_ckpt.py writes them verbatim); v2 40k reuses v1 40k.
-_UPSAMPLING: dict[tuple[str, int], tuple[tuple[int, ...], tuple[int, ...], int]] = {
-    ("v1", 32000): ((10, 4, 2, 2, 2), (16, 16, 4, 4, 4), 513),
-    ("v1", 40000): ((10, 10, 2, 2), (16, 16, 4, 4), 1025),
-    ("v1", 48000): ((10, 6, 2, 2, 2), (16, 16, 4, 4, 4), 1025),
-    ("v2", 32000): ((10, 8, 2, 2), (20, 16, 4, 4), 513),
-    ("v2", 40000): ((10, 10, 2, 2), (16, 16, 4, 4), 1025),
-    ("v2", 48000): ((12, 10, 2, 2), (24, 20, 4, 4), 1025),
+# The community config lists (process_ckpt.py writes them verbatim, entry 1 is always 32); v2 40k
+# reuses v1 40k. Per (version, rate): upsampling strides, their kernels, spectrogram bins.
+_UPSAMPLING: dict[tuple[RvcVersion, int], tuple[tuple[int, ...], tuple[int, ...], int]] = {
+    (RvcVersion.V1, 32000): ((10, 4, 2, 2, 2), (16, 16, 4, 4, 4), 513),
+    (RvcVersion.V1, 40000): ((10, 10, 2, 2), (16, 16, 4, 4), 1025),
+    (RvcVersion.V1, 48000): ((10, 6, 2, 2, 2), (16, 16, 4, 4, 4), 1025),
+    (RvcVersion.V2, 32000): ((10, 8, 2, 2), (20, 16, 4, 4), 513),
+    (RvcVersion.V2, 40000): ((10, 10, 2, 2), (16, 16, 4, 4), 1025),
+    (RvcVersion.V2, 48000): ((12, 10, 2, 2), (24, 20, 4, 4), 1025),
 }
 KNOWN_VARIANTS = tuple(_UPSAMPLING)
 
 
 def variant(
-    version: str = "v2", sample_rate: int = 40000, f0: bool = True, n_speakers: int = 109
+    version: RvcVersion = RvcVersion.V2, sample_rate: int = 40000, f0: bool = True, n_speakers: int = 109
 ) -> RvcConfig:
     """The community configuration of one variant (v1/v2 x 32000/40000/48000)."""
     if (version, sample_rate) not in _UPSAMPLING:
-        known = ", ".join(f"{v} {r}" for v, r in KNOWN_VARIANTS)
-        raise ModelFormatError(f"no community RVC variant {version} {sample_rate}; known: {known}")
+        known = ", ".join(f"{v.value} {r}" for v, r in KNOWN_VARIANTS)
+        raise ModelFormatError(f"no community RVC variant {version.value} {sample_rate}; known: {known}")
     rates, kernels, spec = _UPSAMPLING[(version, sample_rate)]
     return RvcConfig(
         version=version, f0=f0, spec_channels=spec, upsample_rates=rates,
@@ -195,8 +195,7 @@ def from_community(
     if not isinstance(config, (list, tuple)) or len(config) != CONFIG_LIST_LENGTH:
         n = len(config) if isinstance(config, (list, tuple)) else type(config).__name__
         raise ModelFormatError(f"invalid RVC config: expected {CONFIG_LIST_LENGTH} list entries, got {n}")
-    if version not in ("v1", "v2"):
-        raise ModelFormatError(f"invalid RVC version {version!r}; expected 'v1' or 'v2'")
+    parsed = RvcVersion.parse(version)
     if f0 not in (0, 1, True, False):
         raise ModelFormatError(f"invalid RVC f0 flag {f0!r}; expected 0 or 1")
     dropout = config[8]
@@ -205,7 +204,7 @@ def from_community(
     if not isinstance(config[11], (list, tuple)):
         raise ModelFormatError("invalid RVC config list: resblock_dilation_sizes must be a list of lists")
     return RvcConfig(
-        version=version,
+        version=parsed,
         f0=bool(f0),
         spec_channels=_int(config[0], "spec_channels"),
         segment_size=_int(config[1], "segment_size"),
@@ -286,7 +285,7 @@ def _sizes_from_shapes(sd: Mapping[str, torch.Tensor]) -> RvcConfig:
     resblock = "1" if any(k.startswith("dec.resblocks.0.convs1.") for k in sd) else "2"
     dil = (1, 3, 5) if resblock == "1" else (1, 3)
     return RvcConfig(
-        version={256: "v1", 768: "v2"}.get(int(dim), f"{dim}-dim"),
+        version=RvcVersion.from_content_dim(int(dim)),
         f0="enc_p.emb_pitch.weight" in sd,
         inter_channels=int(sd["enc_p.proj.weight"].shape[0]) // 2,
         hidden_channels=int(hidden),

@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from models.base import F0_METHODS, VoiceParams
 from models.errors import VoxshiftError
+from models.kinds import ModelKind
 from models.memory import release_memory
 from models.retrieval import load_index_or_none
+from models.rvc.net import InferResult, SynthesizerTrn
 from models.rvc.pipeline import F0Estimator, PipelineConfig, RvcPipeline
 from models.rvc.realtime import RealtimeConfig, RealtimeCore, RvcRealtimeVoice
 
@@ -156,6 +159,20 @@ class LazySynthesizer:
             object.__setattr__(self, "_module", None)
             release_memory()
 
+    def infer(
+        self,
+        phone: torch.Tensor,
+        phone_lengths: torch.Tensor,
+        pitch: torch.Tensor | None,
+        pitchf: torch.Tensor | None,
+        sid: torch.Tensor | int | None = None,
+        skip_head: int | None = None,
+        return_length: int | None = None,
+    ) -> InferResult:
+        """The loaded synthesizer's :meth:`~models.rvc.net.SynthesizerTrn.infer`."""
+        synthesizer: SynthesizerTrn = self.get()
+        return synthesizer.infer(phone, phone_lengths, pitch, pitchf, sid, skip_head, return_length)
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
@@ -208,17 +225,16 @@ def open_pipeline(
     synthesizer = LazySynthesizer(
         lambda: load_voice(voice_path, device=device).synthesizer, model.synthesizer
     )
-    detect(hubert_path, expected=["hubert"])
+    detect(hubert_path, expected=[ModelKind.HUBERT])
     content = LazyContentEncoder(hubert_path, device)
     f0: F0Estimator | None = None
     if model.f0:
         _check_f0_method(f0_method, rmvpe_path)
         if f0_method == "rmvpe" and rmvpe_path is not None:  # present: checked just above
-            detect(rmvpe_path, expected=["rmvpe"])
+            detect(rmvpe_path, expected=[ModelKind.RMVPE])
         f0 = LazyF0(make_f0_factory(rmvpe_path, device), f0_method)
     index = load_index_or_none(index_path, dim=model.content_dim)
-    lazy: Any = synthesizer  # stands in for the torch Module
-    return RvcPipeline(lazy, model.sample_rate, model.version, content, f0, index, config)
+    return RvcPipeline(synthesizer, model.sample_rate, model.version, content, f0, index, config)
 
 
 def open_realtime_voice(

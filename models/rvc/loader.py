@@ -11,12 +11,11 @@ import torch
 
 from models.checkpoint import ModelFile, inspect_file, strip_ddp_prefix
 from models.errors import ModelFormatError
+from models.kinds import RVC_GENERATORS, ModelKind, RvcVersion
 from models.memory import build_on_meta, release_memory
 from models.rvc.config import RvcConfig, from_community, infer_config_from_state_dict
 from models.rvc.net import SynthesizerTrn
 from models.rvc.weights import load_community_state_dict
-
-RVC_KINDS = ("rvc", "rvc_training", "rvc_pretrained")
 
 
 @dataclass
@@ -34,7 +33,7 @@ class RvcModel:
         return self.file.path
 
     @property
-    def version(self) -> str:
+    def version(self) -> RvcVersion:
         return self.config.version
 
     @property
@@ -60,7 +59,7 @@ class RvcModel:
 
     @property
     def is_training_checkpoint(self) -> bool:
-        return self.file.kind != "rvc"
+        return self.file.kind is not ModelKind.RVC
 
     @property
     def name(self) -> str:
@@ -69,7 +68,7 @@ class RvcModel:
     def details(self) -> dict[str, str]:
         """Short facts for the GUI card / CLI, e.g. {"version": "v2", "rate": "40 kHz", ...}."""
         out = {
-            "version": self.version,
+            "version": self.version.value,
             "rate": f"{self.sample_rate / 1000:g} kHz",
             "f0": "yes" if self.f0 else "no",
             "speakers": str(self.n_speakers),
@@ -94,8 +93,8 @@ def _voice_file_parts(mf: ModelFile, obj: Mapping[str, Any]) -> tuple[RvcConfig,
     if mf.version != config.version:
         dim = int(sd["enc_p.emb_phone.weight"].shape[1])
         raise ModelFormatError(
-            f"{mf.path.name} says version {config.version} but its weights take {dim}-dim features"
-            f" ({mf.version})"
+            f"{mf.path.name} says version {config.version.value} but its weights take {dim}-dim features"
+            f" ({mf.version.value if mf.version else '?'})"
         )
     if mf.f0 != config.f0:
         raise ModelFormatError(
@@ -131,8 +130,8 @@ def load_voice(path: str | Path, device: str | torch.device = "cpu", half: bool 
     Raises:
         ModelFormatError: unreadable, unsafe, wrong-kind or mismatching file (one line).
     """
-    mf, obj = inspect_file(path, RVC_KINDS, mmap=True)
-    if mf.kind == "rvc":
+    mf, obj = inspect_file(path, RVC_GENERATORS, mmap=True)
+    if mf.kind is ModelKind.RVC:
         config, sd = _voice_file_parts(mf, obj)
     else:
         config, sd = _checkpoint_parts(mf, obj)

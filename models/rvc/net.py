@@ -545,6 +545,10 @@ class Generator(nn.Module):
 # Synthesizer
 
 
+InferResult = tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]
+"""``(audio [B, 1, N], x_mask [B, 1, T'], (z, z_p, m_p, logs_p))`` of :meth:`SynthesizerTrn.infer`."""
+
+
 class SynthesizerTrn(nn.Module):
     """``SynthesizerTrnMs{256,768}NSFsid[_nono]`` with the community layout.
 
@@ -560,7 +564,6 @@ class SynthesizerTrn(nn.Module):
         self.config = config
         self.f0 = config.f0
         self.hop = config.hop
-        self.segment_size = config.segment_size
         self.noise = DEFAULT_NOISE
         self.enc_p = TextEncoder(config)
         self.dec = Generator(config)
@@ -586,22 +589,23 @@ class SynthesizerTrn(nn.Module):
         self,
         phone: Tensor,
         phone_lengths: Tensor,
-        pitch: Tensor | None = None,
-        pitchf: Tensor | None = None,
+        pitch: Tensor | None,
+        pitchf: Tensor | None,
         sid: Tensor | int | None = None,
-        skip_head: Tensor | int | None = None,
-        return_length: Tensor | int | None = None,
+        skip_head: int | None = None,
+        return_length: int | None = None,
         *,
         noise: NoiseConfig | None = None,
         generator: torch.Generator | None = None,
-    ) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
-        """Synthesize audio from content features.
+    ) -> InferResult:
+        """Synthesize audio from content features (the reference ``SynthesizerTrnMs*NSFsid.infer``
+        argument order).
 
         Args:
             phone: ``[B, T, C]`` content features at 100 frames/s.
             phone_lengths: ``[B]`` int64 valid frames.
-            pitch: ``[B, T]`` int64 coarse pitch 1..255 (f0 models; ignored otherwise).
-            pitchf: ``[B, T]`` float f0 in Hz, 0 = unvoiced (f0 models; ignored otherwise).
+            pitch: ``[B, T]`` int64 coarse pitch 1..255; required by f0 models, None for the others.
+            pitchf: ``[B, T]`` float f0 in Hz, 0 = unvoiced; required by f0 models, None for the others.
             sid: ``[B]`` (or scalar) speaker ids, default 0.
             skip_head, return_length: realtime tail synthesis: decode only frames
                 ``[skip_head, skip_head + return_length)``; the flow sees up to 24 frames of
@@ -613,24 +617,52 @@ class SynthesizerTrn(nn.Module):
             ``(audio [B, 1, N], x_mask [B, 1, T'], (z, z_p, m_p, logs_p))`` with N = T' * hop,
             T' = T or ``return_length``; m_p/logs_p/z_p start at ``max(skip_head - 24, 0)``.
 
-        No-f0 models also accept the reference's ``infer(phone, lengths, sid, skip_head,
-        return_length)`` positional order.
+        Raises:
+            ValueError: an f0 model without pitch, or pitch given to a model without f0.
         """
-        if not self.f0 and pitch is not None and torch.as_tensor(pitch).ndim <= 1:
-            # the reference no-f0 order: infer(phone, lengths, sid, skip_head, return_length)
-            ref_sid, ref_skip, ref_len = pitch, pitchf, sid
-            pitch, pitchf, sid = None, None, ref_sid
-            skip_head = ref_skip if ref_skip is not None else skip_head
-            return_length = ref_len if ref_len is not None else return_length
+        if self.f0 != (pitch is not None and pitchf is not None):
+            want = "needs pitch and pitchf" if self.f0 else "takes no pitch (use infer_nof0)"
+            raise ValueError(f"this RVC model {want}")
+        return self._infer(
+            phone, phone_lengths, pitch, pitchf, sid, skip_head, return_length, noise, generator
+        )
+
+    def infer_nof0(
+        self,
+        phone: Tensor,
+        phone_lengths: Tensor,
+        sid: Tensor | int | None = None,
+        skip_head: int | None = None,
+        return_length: int | None = None,
+        *,
+        noise: NoiseConfig | None = None,
+        generator: torch.Generator | None = None,
+    ) -> InferResult:
+        """:meth:`infer` for a model without pitch, in the reference ``*_nono.infer`` argument order."""
+        if self.f0:
+            raise ValueError("this RVC model needs pitch and pitchf (use infer)")
+        return self._infer(phone, phone_lengths, None, None, sid, skip_head, return_length, noise, generator)
+
+    def _infer(
+        self,
+        phone: Tensor,
+        phone_lengths: Tensor,
+        pitch: Tensor | None,
+        pitchf: Tensor | None,
+        sid: Tensor | int | None,
+        skip_head: int | None,
+        return_length: int | None,
+        noise: NoiseConfig | None,
+        generator: torch.Generator | None,
+    ) -> InferResult:
         nz = self.noise if noise is None else noise
         phone = phone.to(self.enc_p.emb_phone.weight.dtype)
         g = self._speaker(sid, phone.shape[0], phone.device)
-        pitch_in = pitch if self.f0 else None
         if skip_head is not None and return_length is not None:
             head, length = int(skip_head), int(return_length)
             flow_head = max(head - FLOW_CONTEXT, 0)
             dec_head = head - flow_head
-            m_p, logs_p, x_mask = self.enc_p(phone, pitch_in, phone_lengths, flow_head)
+            m_p, logs_p, x_mask = self.enc_p(phone, pitch, phone_lengths, flow_head)
             z_p = self._prior_sample(m_p, logs_p, x_mask, nz, generator)
             z = self.flow(z_p, x_mask, g, reverse=True)
             z = z[:, :, dec_head : dec_head + length]
@@ -638,10 +670,10 @@ class SynthesizerTrn(nn.Module):
             if pitchf is not None:
                 pitchf = pitchf[:, head : head + length]
         else:
-            m_p, logs_p, x_mask = self.enc_p(phone, pitch_in, phone_lengths)
+            m_p, logs_p, x_mask = self.enc_p(phone, pitch, phone_lengths)
             z_p = self._prior_sample(m_p, logs_p, x_mask, nz, generator)
             z = self.flow(z_p, x_mask, g, reverse=True)
-        audio = self.dec(z * x_mask, g, pitchf if self.f0 else None, nz.nsf_noise, generator)
+        audio = self.dec(z * x_mask, g, pitchf, nz.nsf_noise, generator)
         return audio, x_mask, (z, z_p, m_p, logs_p)
 
     @staticmethod
@@ -651,54 +683,3 @@ class SynthesizerTrn(nn.Module):
         if noise.prior_scale == 0:
             return m_p * x_mask
         return (m_p + torch.exp(logs_p) * _randn_like(m_p, generator) * noise.prior_scale) * x_mask
-
-    def forward(
-        self,
-        phone: Tensor,
-        phone_lengths: Tensor,
-        pitch: Tensor | None,
-        pitchf: Tensor | None,
-        y: Tensor,
-        y_lengths: Tensor,
-        ds: Tensor,
-        generator: torch.Generator | None = None,
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor, tuple[Tensor, ...]]:
-        """Training step (needs ``with_posterior=True``), as the reference ``forward``.
-
-        Args:
-            phone ``[B, T, C]``, phone_lengths ``[B]``, pitch ``[B, T]`` int, pitchf ``[B, T]`` Hz,
-            y ``[B, spec, T]`` linear spectrogram, y_lengths ``[B]``, ds ``[B]`` speaker ids.
-
-        Returns:
-            ``(audio slice [B, 1, segment*hop], ids_slice [B], x_mask, y_mask,
-            (z, z_p, m_p, logs_p, m_q, logs_q))``.
-        """
-        if self.enc_q is None:
-            raise RuntimeError("training forward needs SynthesizerTrn(..., with_posterior=True)")
-        g = self._speaker(ds, phone.shape[0], phone.device)
-        m_p, logs_p, x_mask = self.enc_p(phone, pitch if self.f0 else None, phone_lengths)
-        z, m_q, logs_q, y_mask = self.enc_q(y, y_lengths, g, generator)
-        z_p = self.flow(z, y_mask, g)
-        z_slice, ids = random_slice(z, y_lengths, self.segment_size, generator)
-        f0_slice = None
-        if self.f0 and pitchf is not None:
-            f0_slice = slice_frames(pitchf.unsqueeze(1), ids, self.segment_size).squeeze(1)
-        o = self.dec(z_slice, g, f0_slice, 1.0, generator)
-        return o, ids, x_mask, y_mask, (z, z_p, m_p, logs_p, m_q, logs_q)
-
-
-def slice_frames(x: Tensor, ids: Tensor, size: int) -> Tensor:
-    """``x [B, C, T]`` -> ``[B, C, size]`` starting at ``ids [B]``."""
-    idx = ids.view(-1, 1, 1) + torch.arange(size, device=x.device).view(1, 1, -1)
-    return x.gather(2, idx.expand(x.shape[0], x.shape[1], size))
-
-
-def random_slice(
-    x: Tensor, lengths: Tensor, size: int, generator: torch.Generator | None = None
-) -> tuple[Tensor, Tensor]:
-    """Random ``size``-frame windows of ``x [B, C, T]`` within each item's length."""
-    max_start = (lengths - size + 1).clamp(min=1).cpu()
-    ids = (torch.rand(x.shape[0], generator=generator) * max_start).long().to(x.device)
-    if x.shape[2] < size:
-        x = F.pad(x, (0, size - x.shape[2]))
-    return slice_frames(x, ids, size), ids

@@ -29,9 +29,11 @@ import numpy as np
 import torch
 
 from models.errors import VoxshiftError
+from models.kinds import RvcVersion
 from models.memory import release_memory
 from models.retrieval import FeatureIndex, blend
 from models.rvc import glue
+from models.rvc.net import InferResult
 
 ProgressFn = Callable[[float], None]
 """Receives the done fraction in 0..1."""
@@ -49,6 +51,21 @@ class ContentEncoder(Protocol):
 
 F0Estimator = Callable[[np.ndarray], np.ndarray]
 """``[N]`` float32 16 kHz audio -> ``[1 + N // 160]`` f0 in Hz (float64, 0 = unvoiced)."""
+
+
+class Synthesizer(Protocol):
+    """What the pipelines call on an RVC network (:meth:`models.rvc.net.SynthesizerTrn.infer`)."""
+
+    def infer(
+        self,
+        phone: torch.Tensor,
+        phone_lengths: torch.Tensor,
+        pitch: torch.Tensor | None,
+        pitchf: torch.Tensor | None,
+        sid: torch.Tensor | int | None = None,
+        skip_head: int | None = None,
+        return_length: int | None = None,
+    ) -> InferResult: ...
 
 
 @dataclass(frozen=True)
@@ -118,7 +135,7 @@ class SegmentTrace:
 class RvcPipeline:
     """Reference offline conversion with injected components.
 
-    ``synthesizer``: the voice's net with ``infer(phone, lengths, pitch, pitchf, sid)``;
+    ``synthesizer``: the voice's net (:class:`Synthesizer`);
     ``content``: HuBERT/ContentVec; ``f0``: a pitch estimator (None for no-f0 voices);
     ``index``: retrieval vectors or None.
     """
@@ -129,16 +146,14 @@ class RvcPipeline:
 
     def __init__(
         self,
-        synthesizer: torch.nn.Module,
+        synthesizer: Synthesizer,
         model_rate: int,
-        version: str,
+        version: RvcVersion,
         content: ContentEncoder,
         f0: F0Estimator | None,
         index: FeatureIndex | None = None,
         config: PipelineConfig | None = None,
     ) -> None:
-        if version not in ("v1", "v2"):
-            raise ValueError(f"version must be 'v1' or 'v2', got {version!r}")
         self.synthesizer = synthesizer
         self.model_rate = int(model_rate)
         self.version = version
@@ -318,9 +333,7 @@ class RvcPipeline:
         """Padded segment ``[N]`` -> content features ``[1, T, C]`` (layer 9 + proj for v1, 12 for v2)."""
         wav = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).unsqueeze(0)
         with torch.inference_mode():
-            if self.version == "v1":
-                return self.content.extract(wav, 9, True)
-            return self.content.extract(wav, 12, False)
+            return self.content.extract(wav, self.version.content_layer, self.version.final_proj)
 
     def retrieve(self, feats: torch.Tensor) -> tuple[torch.Tensor, Any]:
         """Blend the index's neighbours into ``feats [1, T, C]`` by ``index_rate``."""
@@ -386,7 +399,7 @@ class RvcPipeline:
         lengths = torch.tensor([p_len], dtype=torch.long)
         sid = torch.tensor([self.config.sid], dtype=torch.long)
         with torch.inference_mode():
-            out = self.synthesizer.infer(feats, lengths, pitch, pitchf, sid)  # type: ignore[operator]
+            out = self.synthesizer.infer(feats, lengths, pitch, pitchf, sid)
         return out[0][0, 0].float().numpy()
 
 

@@ -30,9 +30,10 @@ import torchaudio
 
 from dsp.sola import Sola
 from models.base import Voice, VoiceInfo, VoiceParams
+from models.kinds import RvcVersion, VoiceKind
 from models.retrieval import FeatureIndex, blend
 from models.rvc import glue
-from models.rvc.pipeline import ContentEncoder, F0Estimator
+from models.rvc.pipeline import ContentEncoder, F0Estimator, Synthesizer
 
 CACHE_FRAMES = 1024
 
@@ -168,9 +169,9 @@ class RealtimeCore:
 
     def __init__(
         self,
-        synthesizer: torch.nn.Module,
+        synthesizer: Synthesizer,
         model_rate: int,
-        version: str,
+        version: RvcVersion,
         content: ContentEncoder,
         f0_factory: Callable[[str], F0Estimator] | None,
         index: FeatureIndex | None = None,
@@ -216,8 +217,8 @@ class RealtimeCore:
 
     def features(self, wav16k: torch.Tensor) -> torch.Tensor:
         """``[N]`` -> ``[1, T + 1, C]``: content features with the last frame repeated."""
-        layer, proj = (9, True) if self.version == "v1" else (12, False)
-        feats = self.content.extract(wav16k.view(1, -1), layer, proj).float()
+        feats = self.content.extract(wav16k.view(1, -1), self.version.content_layer, self.version.final_proj)
+        feats = feats.float()
         return torch.cat((feats, feats[:, -1:, :]), 1)
 
     def retrieve(self, feats: torch.Tensor, index_rate: float) -> torch.Tensor:
@@ -271,7 +272,7 @@ class RealtimeCore:
         self.trace.feats, self.trace.pitch, self.trace.pitchf = phone, pitch, pitchf
         lengths = torch.tensor([g.p_len], dtype=torch.long)
         sid = torch.tensor([self.config.sid], dtype=torch.long)
-        out = self.synthesizer.infer(  # type: ignore[operator]
+        out = self.synthesizer.infer(
             phone, lengths, pitch, pitchf, sid, skip_head=g.skip_head, return_length=g.return_length
         )
         return out[0].reshape(-1).float().numpy()
@@ -330,7 +331,7 @@ def gate(block: np.ndarray, state: BlockState, zc: int, threshold_db: float) -> 
 class RvcRealtimeVoice(Voice):
     """A streaming RVC voice at the model rate: ``step`` takes and returns one block."""
 
-    kind: ClassVar[str] = "rvc"
+    kind: ClassVar[VoiceKind] = VoiceKind.RVC
 
     def __init__(self, core: RealtimeCore, name: str = "rvc", details: dict[str, str] | None = None) -> None:
         super().__init__()

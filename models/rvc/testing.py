@@ -4,7 +4,7 @@ Weights follow ``models.testing`` rule ``crc32-uniform-v1``; for the reference v
 bit-identical to the manifests, and any other config gets its tensors from the same rule. Files:
 
 * :func:`write_voice_file`: a voice file ``{"weight", "config", "info", "sr", "f0", "version"}``,
-  every tensor float16, no ``enc_q``; ``style="new"`` stores weight norm with the
+  every tensor float16, no ``enc_q``; ``style=WeightNorm.NEW`` stores weight norm with the
   ``parametrizations.weight.original0/1`` naming (same values).
 * :func:`write_training_checkpoint`: a ``G_*.pth`` ``{"model", "iteration", "optimizer",
   "learning_rate"}`` with ``enc_q``, float32 (generator values equal to the voice file's).
@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from models.kinds import RvcVersion, WeightNorm
 from models.rvc.config import RvcConfig, from_community
 from models.rvc.net import SynthesizerTrn
 from models.rvc.weights import community_keys, rename_weight_norm
@@ -28,7 +29,7 @@ from models.testing import rule_weights
 _DTYPE_NAMES = {torch.float16: "float16", torch.float32: "float32"}
 
 
-def tiny_config(version: str = "v1", f0: bool = True, n_speakers: int = 3) -> RvcConfig:
+def tiny_config(version: RvcVersion = RvcVersion.V1, f0: bool = True, n_speakers: int = 3) -> RvcConfig:
     """A structurally complete but tiny synthesizer (32 kHz, hop 320) for fast tests."""
     return RvcConfig(
         version=version, f0=f0, spec_channels=33, segment_size=8, inter_channels=16, hidden_channels=16,
@@ -51,7 +52,7 @@ def rule_entries(
     net = SynthesizerTrn(config, with_posterior=with_posterior)
     shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     entries = []
-    for key in community_keys(net, "old"):
+    for key in community_keys(net, WeightNorm.OLD):
         module, _, leaf = key.rpartition(".")
         w = shapes[f"{module}.weight"] if leaf in ("weight_g", "weight_v") else shapes[key]
         shape = (w[0],) + (1,) * (len(w) - 1) if leaf == "weight_g" else w
@@ -78,7 +79,7 @@ def voice_container(
         "info": info,
         "sr": f"{config.sample_rate // 1000}k",
         "f0": int(config.f0),
-        "version": config.version,
+        "version": config.version.value,
     }
 
 
@@ -110,14 +111,14 @@ def write_voice_file(
     *,
     manifest: Mapping[str, Any] | None = None,
     weight: Mapping[str, Tensor] | None = None,
-    style: str = "old",
+    style: WeightNorm = WeightNorm.OLD,
     info: str = "rule weights",
 ) -> Path:
     """Write a community voice file (fp16) for ``config`` or a reference ``manifest``."""
     config, weight = _resolve(config, manifest, weight)
     container = voice_container(config, weight, info)
-    if style == "new":
-        container["weight"] = rename_weight_norm(container["weight"], "new")
+    if style is WeightNorm.NEW:
+        container["weight"] = rename_weight_norm(container["weight"], WeightNorm.NEW)
     return _atomic_save(container, Path(path))
 
 

@@ -14,11 +14,20 @@ import torch
 from torch import Tensor, nn
 
 from models.errors import ModelFormatError
+from models.kinds import WeightNorm
 from models.memory import load_assigned
 from models.rvc.net import weight_norm_modules
 
 OLD = ("weight_g", "weight_v")
 NEW = ("parametrizations.weight.original0", "parametrizations.weight.original1")
+_NAMES = {WeightNorm.OLD: OLD, WeightNorm.NEW: NEW}
+"""The (g, v) key suffixes of each naming."""
+
+
+def _names(style: WeightNorm) -> tuple[str, str]:
+    if style not in _NAMES:
+        raise ValueError(f"weight-norm naming must be OLD or NEW, got {style}")
+    return _NAMES[style]
 
 
 def _effective_weight(g: Tensor, v: Tensor) -> Tensor:
@@ -51,10 +60,10 @@ def fold_state_dict(sd: Mapping[str, Tensor], wn_modules: list[str]) -> dict[str
     return out
 
 
-def community_keys(model: nn.Module, style: str = "old") -> list[str]:
-    """The keys a community file of this model holds (``style`` "old" or "new" weight-norm names)."""
+def community_keys(model: nn.Module, style: WeightNorm = WeightNorm.OLD) -> list[str]:
+    """The keys a community file of this model holds (``style``: OLD or NEW weight-norm names)."""
     wn = set(weight_norm_modules(model))
-    names = OLD if style == "old" else NEW
+    names = _names(style)
     keys = []
     for key in model.state_dict():
         module, _, leaf = key.rpartition(".")
@@ -69,9 +78,10 @@ def community_keys(model: nn.Module, style: str = "old") -> list[str]:
     return keys
 
 
-def rename_weight_norm(sd: Mapping[str, Tensor], style: str) -> dict[str, Tensor]:
-    """Rename weight-norm pairs to ``style`` ("old": weight_g/v, "new": parametrizations)."""
-    src, dst = (NEW, OLD) if style == "old" else (OLD, NEW)
+def rename_weight_norm(sd: Mapping[str, Tensor], style: WeightNorm) -> dict[str, Tensor]:
+    """Rename weight-norm pairs to ``style`` (OLD: weight_g/v, NEW: parametrizations)."""
+    dst = _names(style)
+    src = NEW if dst is OLD else OLD
     out: dict[str, Tensor] = {}
     for key, value in sd.items():
         for s, d in zip(src, dst, strict=True):
@@ -99,7 +109,7 @@ def load_community_state_dict(model: nn.Module, sd: Mapping[str, Tensor], what: 
     """
     parametrized = any(".parametrizations." in k for k in model.state_dict())
     if parametrized:
-        ours = rename_weight_norm(sd, "new")
+        ours = rename_weight_norm(sd, WeightNorm.NEW)
     else:
         ours = fold_state_dict(sd, weight_norm_modules(model))
     expected = set(model.state_dict())
@@ -128,7 +138,7 @@ def load_community_state_dict(model: nn.Module, sd: Mapping[str, Tensor], what: 
 
 
 def community_state_dict(
-    model: nn.Module, style: str = "old", dtype: torch.dtype = torch.float16
+    model: nn.Module, style: WeightNorm = WeightNorm.OLD, dtype: torch.dtype = torch.float16
 ) -> dict[str, Tensor]:
     """A model's weights in the community layout (voice-file ``weight``), without ``enc_q``.
 
@@ -137,7 +147,7 @@ def community_state_dict(
     """
     wn = set(weight_norm_modules(model))
     out: dict[str, Tensor] = {}
-    names = OLD if style == "old" else NEW
+    names = _names(style)
     for key, value in rename_weight_norm(model.state_dict(), style).items():
         if key.startswith("enc_q."):
             continue

@@ -15,7 +15,7 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from app import paths
-from app.controller import AppController
+from app.controllers import AppController
 from app.gui import create_app
 from app.main_window import MainWindow
 
@@ -41,7 +41,7 @@ def open_window(qtbot, data_dir: Path, settings_file: Path, tmp_path: Path) -> I
     def make() -> tuple[MainWindow, AppController]:
         window = MainWindow()
         controller = AppController(window, QSettings(str(settings_file), QSettings.Format.IniFormat))
-        controller.set_output_dir(tmp_path / "out")
+        controller.conversion.set_output_dir(tmp_path / "out")
         qtbot.addWidget(window)
         window.show()
         opened.append(window)

@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 from PySide6.QtCore import QSettings, QTimer
 
-from app.controller import AppController
+from app.controllers import AppController
 from app.gui import create_app
 from app.main_window import MainWindow
 from benchkit.jackbench import JackHarness
@@ -31,10 +31,10 @@ def main(out_dir: Path) -> int:
     app = create_app()
     window = MainWindow()
     controller = AppController(window, QSettings(str(data / "settings.ini"), QSettings.Format.IniFormat))
-    controller.set_output_dir(data / "converted")
+    controller.conversion.set_output_dir(data / "converted")
     window.resize(1480, 940)
     window.show()
-    controller.select_voice("builtin:deeper")
+    controller.voices.select("builtin:deeper")
     window.voices.select("builtin:deeper")
     server = SimpleNamespace(name=os.environ["JACK_DEFAULT_SERVER"], rate=RATE)
     bench: list[JackHarness] = []
@@ -67,11 +67,11 @@ def main(out_dir: Path) -> int:
             path = data / name
             sf.write(path, harmonic(RATE, 6.0 + 4 * i, f0=f0, seed=i) * 0.4, RATE)
             sources.append(path)
-        controller.convert_files(sources[:2])
-        controller.select_voice("builtin:higher")
+        controller.conversion.convert(sources[:2])
+        controller.voices.select("builtin:higher")
         window.voices.select("builtin:higher")
-        ids = controller.convert_files(sources[2:])
-        QTimer.singleShot(250, lambda: controller.queue.cancel(ids[0]))
+        ids = controller.conversion.convert(sources[2:])
+        QTimer.singleShot(250, lambda: controller.conversion.queue.cancel(ids[0]))
         QTimer.singleShot(3500, shot_convert)
 
     def shot_convert() -> None:
@@ -84,7 +84,7 @@ def main(out_dir: Path) -> int:
     QTimer.singleShot(300, start)
     QTimer.singleShot(3300, shot_main)
     app.exec()
-    print("errors:", controller.errors, flush=True)
+    print("errors:", controller.dialogs.errors, flush=True)
     return 0 if (out_dir / "main_window.png").exists() else 1
 
 

@@ -28,7 +28,7 @@ def _f0(x: np.ndarray) -> float:
 
 def test_dropped_wav_is_converted_with_the_selected_voice(open_window, qtbot, tmp_path):
     window, controller = open_window()
-    controller.select_voice("builtin:shift")
+    controller.voices.select("builtin:shift")
     window.voices.select("builtin:shift")
     window.controls.pitch.slider.setValue(window.controls.pitch.slider.value() + 5)  # +5 semitones
     source = tmp_path / "talk.wav"
@@ -39,7 +39,7 @@ def test_dropped_wav_is_converted_with_the_selected_voice(open_window, qtbot, tm
     assert len(window.conversions.rows) == 1
     job_id = next(iter(window.conversions.rows))
     qtbot.waitUntil(lambda: window.conversions.status_text(job_id).startswith("Done"), timeout=60000)
-    out = controller.queue.job(job_id).target
+    out = controller.conversion.queue.job(job_id).target
     assert out.parent == tmp_path / "out" and out.exists()
     assert source.read_bytes() == original  # the input is never touched
     y, rate = sf.read(out, dtype="float32")
@@ -53,7 +53,7 @@ def test_dropped_wav_is_converted_with_the_selected_voice(open_window, qtbot, tm
     drop(window, [source])
     second = max(window.conversions.rows)
     qtbot.waitUntil(lambda: window.conversions.status_text(second).startswith("Done"), timeout=60000)
-    assert controller.queue.job(second).target != out and out.exists()
+    assert controller.conversion.queue.job(second).target != out and out.exists()
 
 
 def test_a_broken_audio_file_fails_its_row_with_a_message(open_window, qtbot, tmp_path):

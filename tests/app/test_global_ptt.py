@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
 
-from app.controller import MUTE_DB
+from app.controllers.live import MUTE_DB
 from tests.app.conftest import run_module
 
 
@@ -29,22 +29,22 @@ def test_without_a_display_push_to_talk_says_it_needs_the_window_focus(open_wind
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     window, controller = open_window()
     window.push_to_talk.setChecked(True)
-    assert not controller.global_ptt.active
-    assert "no X display" in controller.global_ptt_note
+    assert not controller.ptt.global_key.active
+    assert "no X display" in controller.ptt.note
     assert "while this window has focus" in window.push_to_talk.toolTip()
-    assert controller.live_params().output_gain_db == MUTE_DB  # push-to-talk on, key up: muted
+    assert controller.live.live_params().output_gain_db == MUTE_DB  # push-to-talk on, key up: muted
 
 
 def test_the_global_key_drives_push_to_talk(open_window, qtbot) -> None:
     window, controller = open_window()
     window.push_to_talk.setChecked(True)
-    assert controller.live_params().output_gain_db == MUTE_DB
-    controller.global_ptt.held.emit(True)  # what the listener thread emits on F9 down
-    assert controller.live_params().output_gain_db == controller.settings.output_gain_db
-    controller.global_ptt.held.emit(False)
-    assert controller.live_params().output_gain_db == MUTE_DB
+    assert controller.live.live_params().output_gain_db == MUTE_DB
+    controller.ptt.global_key.held.emit(True)  # what the listener thread emits on F9 down
+    assert controller.live.live_params().output_gain_db == controller.settings.current.output_gain_db
+    controller.ptt.global_key.held.emit(False)
+    assert controller.live.live_params().output_gain_db == MUTE_DB
     window.push_to_talk.setChecked(False)
-    assert not controller.global_ptt.active
+    assert not controller.ptt.global_key.active
 
 
 def _key(window, kind: QEvent.Type, key: Qt.Key) -> None:
@@ -60,18 +60,18 @@ def test_the_push_to_talk_key_can_be_changed_and_is_remembered(open_window) -> N
     window.push_to_talk.setChecked(True)
     held: list[bool] = []
     window.talk_held.connect(held.append)
-    controller.set_ptt_key("F10")
+    controller.ptt.set_key("F10")
     assert window.talk.text() == "Talk (F10)" and "F10" in window.push_to_talk.toolTip()
-    assert controller.global_ptt.key_name == "F10"
+    assert controller.ptt.global_key.key_name == "F10"
     _key(window, QEvent.Type.KeyPress, Qt.Key.Key_F9)  # the old key does nothing now
     assert held == []
     _key(window, QEvent.Type.KeyPress, Qt.Key.Key_F10)
-    assert held == [True] and controller.live_params().output_gain_db != MUTE_DB
+    assert held == [True] and controller.live.live_params().output_gain_db != MUTE_DB
     _key(window, QEvent.Type.KeyRelease, Qt.Key.Key_F10)
-    assert held == [True, False] and controller.live_params().output_gain_db == MUTE_DB
+    assert held == [True, False] and controller.live.live_params().output_gain_db == MUTE_DB
     with pytest.raises(ValueError):
-        controller.set_ptt_key("Space")  # Space toggles the stream
+        controller.ptt.set_key("Space")  # Space toggles the stream
     window.close()
     window2, controller2 = open_window()
-    assert controller2.settings.ptt_key == "F10" and window2.talk.text() == "Talk (F10)"
-    assert controller2.global_ptt.key_name == "F10"
+    assert controller2.settings.current.ptt_key == "F10" and window2.talk.text() == "Talk (F10)"
+    assert controller2.ptt.global_key.key_name == "F10"

@@ -19,7 +19,7 @@ PERIOD = 256
 
 
 def loopback_wiring(bench: JackHarness, *, connect: bool):
-    """A hook for ``controller.on_loopback_open``: the measurement stream's new input ports are fed
+    """A hook for ``controller.latency.on_stream_open``: the measurement stream's new input ports are fed
     only from its own first output (``connect``) or from nothing."""
     before = bench.app_ports()
 
@@ -71,20 +71,20 @@ def test_measure_latency_stops_measures_and_restarts_the_engine(jack_server, ope
     server = jack_server(RATE, PERIOD)
     with JackHarness(server) as bench:
         window, controller = open_window()
-        qtbot.waitUntil(lambda: controller.voice_entry is not None)
-        config = controller.engine_config()
+        qtbot.waitUntil(lambda: controller.voices.current is not None)
+        config = controller.devices.engine_config()
         expected = passthrough_lag(bench, config.blocksize or config.hop, config.device_latency)
         window.toggle.click()
-        assert controller.engine.running, controller.errors
-        controller.loopback_config = LoopbackConfig(seconds=0.6)
-        controller.on_loopback_open = loopback_wiring(bench, connect=True)
-        with qtbot.waitSignal(controller.latency_measured, timeout=10000) as blocker:
+        assert controller.engine.running, controller.dialogs.errors
+        controller.latency.config = LoopbackConfig(seconds=0.6)
+        controller.latency.on_stream_open = loopback_wiring(bench, connect=True)
+        with qtbot.waitSignal(controller.latency.measured, timeout=10000) as blocker:
             window.measure_action.trigger()
             assert not controller.engine.running  # stopped while the loopback stream runs
             assert not window.measure_action.isEnabled()
         result = blocker.args[0]
     assert abs(result.lag_frames - expected) <= 2
-    assert controller.last_loopback == result
+    assert controller.latency.last == result
     assert controller.engine.running and window.toggle.isChecked()
     assert window.measure_action.isEnabled()
     [box] = dialogs(window, "latencyDialog")
@@ -101,14 +101,14 @@ def test_without_a_loopback_the_error_is_shown_and_nothing_is_started(jack_serve
     server = jack_server(RATE, PERIOD)
     with JackHarness(server) as bench:
         window, controller = open_window()
-        qtbot.waitUntil(lambda: controller.voice_entry is not None)
+        qtbot.waitUntil(lambda: controller.voices.current is not None)
         assert not controller.engine.running
-        controller.loopback_config = LoopbackConfig(seconds=0.4)
-        controller.on_loopback_open = loopback_wiring(bench, connect=False)
-        with qtbot.waitSignal(controller.latency_failed, timeout=10000) as blocker:
+        controller.latency.config = LoopbackConfig(seconds=0.4)
+        controller.latency.on_stream_open = loopback_wiring(bench, connect=False)
+        with qtbot.waitSignal(controller.latency.failed, timeout=10000) as blocker:
             window.measure_action.trigger()
     assert "no loopback found: connect the output to the input" in blocker.args[0]
     [box] = dialogs(window, "errorDialog")
     assert "no loopback found" in box.text()
-    assert not controller.engine.running and controller.last_loopback is None
+    assert not controller.engine.running and controller.latency.last is None
     assert window.measure_action.isEnabled()

@@ -10,9 +10,9 @@ from app.settings import SETTINGS_VERSION, AppSettings, Key, VoiceSettings, load
 
 def test_settings_survive_a_restart_of_the_window(open_window, qtbot):
     window, controller = open_window()
-    qtbot.waitUntil(lambda: controller.voice_entry is not None)
+    qtbot.waitUntil(lambda: controller.voices.current is not None)
     assert window.voices.select("builtin:deeper")
-    controller.select_voice("builtin:deeper")
+    controller.voices.select("builtin:deeper")
     window.controls.pitch.slider.setValue(window.controls.pitch.slider.value() + 3)
     window.controls.gate.set_value(-42)
     window.controls.gate.value_changed.emit(-42.0)
@@ -22,15 +22,15 @@ def test_settings_survive_a_restart_of_the_window(open_window, qtbot):
     window.close()
 
     window2, controller2 = open_window()
-    assert controller2.voice_entry is not None and controller2.voice_entry.id == "builtin:deeper"
+    assert controller2.voices.current is not None and controller2.voices.current.id == "builtin:deeper"
     assert window2.voices.current_id() == "builtin:deeper"
     assert window2.controls.pitch.value() == pitch == 3.0
     assert window2.controls.gate.value() == -42.0
     assert window2.bypass.isChecked() and window2.push_to_talk.isChecked()
     # per-voice settings: another voice starts from its own (default) pitch
-    controller2.select_voice("builtin:higher")
+    controller2.voices.select("builtin:higher")
     assert window2.controls.pitch.value() == 0.0
-    controller2.select_voice("builtin:deeper")
+    controller2.voices.select("builtin:deeper")
     assert window2.controls.pitch.value() == 3.0
 
 
@@ -71,7 +71,9 @@ def test_late_policy_is_chosen_in_the_window_reaches_the_engine_and_survives_a_r
     assert combo.currentData() == "dry"  # the default: a skipped block plays the dry input
     assert controller.engine.config.late_policy == "dry"
     combo.setCurrentIndex(combo.findData("silence"))
-    qtbot.waitUntil(lambda: controller.settings.late_policy == "silence", timeout=5000)  # after edits settle
+    qtbot.waitUntil(
+        lambda: controller.settings.current.late_policy == "silence", timeout=5000
+    )  # after edits settle
     assert controller.engine.config.late_policy == "silence"  # handed to the engine
     window.close()
     window2, controller2 = open_window()

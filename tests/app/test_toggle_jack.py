@@ -15,10 +15,10 @@ RATE = 48000
 def test_toggle_streams_through_jack_and_the_meter_follows(jack_server, open_window, qtbot):
     server = jack_server(RATE, 256)
     window, controller = open_window()
-    qtbot.waitUntil(lambda: controller.voice_entry is not None)
+    qtbot.waitUntil(lambda: controller.voices.current is not None)
     assert window.input_picker.current_choice() is not None
     window.toggle.click()
-    assert controller.engine.running, controller.errors
+    assert controller.engine.running, controller.dialogs.errors
     assert window.toggle.isChecked() and "Live" in window.status.text()
     with JackHarness(server) as bench:
         bench.connect_app()

@@ -297,16 +297,19 @@ def test_main_window_opens_the_wizard_on_its_own_library(open_window, qtbot):
     window, controller = open_window()
     assert window.train_action in window.menuBar().actions()[0].menu().actions()
     window.train_action.trigger()
-    wizard = controller._wizard
+    wizard = controller.training.wizard
     assert wizard is not None and wizard.isVisible()
     # the wizard installs into the window's library; a voice it announces shows up as a card
     from app.training.library import install_voice
+    from models.kinds import RvcVersion
     from models.rvc.testing import tiny_config, write_voice_file
 
-    trained = write_voice_file(controller.library.root.parent / "fresh.pth", tiny_config("v2", f0=True))
-    installed = install_voice(controller.library.root, trained)
+    trained = write_voice_file(
+        controller.voices.library.root.parent / "fresh.pth", tiny_config(RvcVersion.V2, f0=True)
+    )
+    installed = install_voice(controller.voices.library.root, trained)
     wizard.voice_ready.emit(str(installed.voice))
-    names = [e.name for e in controller.library.user_entries()]
+    names = [e.name for e in controller.voices.library.user_entries()]
     assert "fresh" in names
     assert (
         any(e.id.startswith("user:") for e in window.voices.entries())
@@ -319,14 +322,14 @@ def test_main_window_opens_the_wizard_on_its_own_library(open_window, qtbot):
 def test_menu_shows_the_wizard_training_in_background(open_window, qtbot, tmp_path: Path) -> None:
     window, controller = open_window()
     window.train_action.trigger()
-    wizard = controller._wizard
+    wizard = controller.training.wizard
     assert wizard is not None
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
     wizard.process.start(api.Job(sleeper, dict(os.environ), tmp_path / "job.json", tmp_path))
     qtbot.waitUntil(lambda: wizard.process.running, timeout=10000)
     assert not wizard.handle_close("background") and wizard.isHidden()
     window.train_action.trigger()  # the same wizard comes back, with its run
-    assert controller._wizard is wizard and wizard.isVisible()
+    assert controller.training.wizard is wizard and wizard.isVisible()
     with qtbot.waitSignal(wizard.process.finished, timeout=15000):
         wizard.process.stop()
     dispose(wizard)
@@ -336,7 +339,7 @@ def test_main_window_shows_a_training_in_the_background(open_window, qtbot, tmp_
     """The header's indicator follows the trainer's events, reopens the wizard, and goes away."""
     window, controller = open_window()
     window.train_action.trigger()
-    wizard = controller._wizard
+    wizard = controller.training.wizard
     assert wizard is not None and window.training.isHidden()
     events = [
         '{"event": "stage", "name": "train"}',
@@ -350,7 +353,7 @@ def test_main_window_shows_a_training_in_the_background(open_window, qtbot, tmp_
     assert not window.training.isHidden()
     assert not wizard.handle_close("background") and wizard.isHidden()
     window.training.click()  # the indicator brings the running wizard back
-    assert controller._wizard is wizard and wizard.isVisible()
+    assert controller.training.wizard is wizard and wizard.isVisible()
     with qtbot.waitSignal(wizard.process.finished, timeout=15000):
         wizard.process.stop()
     assert window.training.isHidden()

@@ -52,10 +52,10 @@ def test_malicious_and_random_pth_are_refused(open_window, tmp_path, data_dir):
     random = tmp_path / "random.pth"
     random.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
     for bad in (evil, random):
-        errors = len(controller.errors)
+        errors = len(controller.dialogs.errors)
         drop(window, [bad])
-        assert len(controller.errors) == errors + 1
-        assert bad.name in controller.errors[-1]
+        assert len(controller.dialogs.errors) == errors + 1
+        assert bad.name in controller.dialogs.errors[-1]
         dialogs = [b for b in window.findChildren(QMessageBox) if b.objectName() == "errorDialog"]
         assert dialogs and dialogs[-1].isVisible()
         dialogs[-1].accept()
@@ -69,5 +69,5 @@ def test_an_index_without_a_model_is_refused(open_window, tmp_path, data_dir):
     index = tmp_path / "added.index"
     index.write_bytes(b"\0" * 64)
     drop(window, [index])
-    assert "needs its .pth" in controller.errors[-1] or "without" in controller.errors[-1]
+    assert "needs its .pth" in controller.dialogs.errors[-1] or "without" in controller.dialogs.errors[-1]
     assert not any((data_dir / "voices").iterdir())

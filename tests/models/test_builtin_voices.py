@@ -9,6 +9,7 @@ from benchkit.signals import harmonic
 from models.base import Voice, VoiceParams
 from models.builtin import create_voice, list_voices, voice_names
 from models.errors import VoiceNotFoundError
+from models.kinds import VoiceKind
 
 
 def _harmonic(sr: int, seconds: float, f0: float = 140.0) -> np.ndarray:
@@ -30,7 +31,7 @@ def test_list_voices_names_and_descriptions():
     names = [i.name for i in infos]
     assert names == voice_names()
     assert {"passthrough", "shift"} <= set(names)
-    presets = [i for i in infos if i.kind == "builtin" and i.name != "shift"]
+    presets = [i for i in infos if i.kind is VoiceKind.BUILTIN and i.name != "shift"]
     assert 4 <= len(presets) <= 6
     assert all(i.description for i in infos)
 

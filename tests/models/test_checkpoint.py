@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from models.checkpoint import FAIRSEQ_FOREIGN, ForeignObject, ModelFormatError, detect, safe_load
+from models.kinds import ModelKind
 from models.testing import load_manifest
 
 REF = Path(__file__).resolve().parents[1] / "fixtures" / "reference"
@@ -152,12 +153,13 @@ def _small_state(manifest_name: str, limit: int | None = None) -> dict[str, torc
 
 
 @pytest.fixture(scope="module")
-def other_kinds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def other_kinds(tmp_path_factory: pytest.TempPathFactory) -> dict[ModelKind, Path]:
     d = tmp_path_factory.mktemp("kinds")
     files = {
-        "rmvpe": (_small_state("manifest_rmvpe.json"), "rmvpe.pt"),
-        "llvc": ({"model": _small_state("manifest_llvc.json"), "epoch": 1, "step": 5}, "G_500000.pth"),
-        "hubert": ({"args": None, "cfg": {"model": {"_name": "hubert"}},
+        ModelKind.RMVPE: (_small_state("manifest_rmvpe.json"), "rmvpe.pt"),
+        ModelKind.LLVC: ({"model": _small_state("manifest_llvc.json"), "epoch": 1, "step": 5},
+                         "G_500000.pth"),
+        ModelKind.HUBERT: ({"args": None, "cfg": {"model": {"_name": "hubert"}},
                     "model": _small_state("manifest_hubert_base.json")}, "hubert_base.pt"),
     }  # fmt: skip
     out = {}
@@ -167,25 +169,25 @@ def other_kinds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
-@pytest.mark.parametrize("kind", ["rmvpe", "llvc", "hubert"])
-def test_detect_other_kinds(other_kinds: dict[str, Path], kind: str) -> None:
+@pytest.mark.parametrize("kind", [ModelKind.RMVPE, ModelKind.LLVC, ModelKind.HUBERT])
+def test_detect_other_kinds(other_kinds: dict[ModelKind, Path], kind: ModelKind) -> None:
     found = detect(other_kinds[kind])
-    assert found.kind == kind
+    assert found.kind is kind
     assert found.sample_rate == 16000
     assert found.n_params > 0
 
 
-@pytest.mark.parametrize("kind", ["rmvpe", "llvc", "hubert"])
-def test_wrong_kind_names_both(other_kinds: dict[str, Path], kind: str) -> None:
+@pytest.mark.parametrize("kind", [ModelKind.RMVPE, ModelKind.LLVC, ModelKind.HUBERT])
+def test_wrong_kind_names_both(other_kinds: dict[ModelKind, Path], kind: ModelKind) -> None:
     with pytest.raises(ModelFormatError) as err:
-        detect(other_kinds[kind], expected=("rvc",))
+        detect(other_kinds[kind], expected=(ModelKind.RVC,))
     msg = str(err.value)
     assert "\n" not in msg
     assert other_kinds[kind].name in msg and "expected an RVC voice model" in msg
 
 
-def test_truncated_zip(tmp_path: Path, other_kinds: dict[str, Path]) -> None:
-    data = other_kinds["rmvpe"].read_bytes()
+def test_truncated_zip(tmp_path: Path, other_kinds: dict[ModelKind, Path]) -> None:
+    data = other_kinds[ModelKind.RMVPE].read_bytes()
     for cut in (len(data) // 2, len(data) - 30, 100):
         bad = tmp_path / "cut.pth"
         bad.write_bytes(data[:cut])
@@ -219,7 +221,7 @@ def test_broken_files_one_line_errors(tmp_path: Path, content: bytes, pattern: s
     path = tmp_path / "voice.pth"
     path.write_bytes(content)
     with pytest.raises(ModelFormatError, match=pattern) as err:
-        detect(path, expected=("rvc",))
+        detect(path, expected=(ModelKind.RVC,))
     assert "\n" not in str(err.value)
     assert "voice.pth" in str(err.value)
 

@@ -11,6 +11,7 @@ from models.checkpoint import FAIRSEQ_FOREIGN, detect, safe_load
 from models.content import load_content_encoder
 from models.content.testing import write_hubert_checkpoint
 from models.errors import ModelFormatError
+from models.kinds import ModelKind
 from models.testing import check_rule_weights, load_manifest, rule_weights
 
 TOL = 1e-4  # README: HuBERT layers, max abs diff
@@ -53,7 +54,7 @@ def test_fixture_is_a_fairseq_container_with_a_pickled_dictionary(hubert_file):
     assert dictionary.foreign_name == "fairseq.data.dictionary.Dictionary"
     assert len(dictionary.symbols) == 504 and dictionary.pad_index == 1
     assert all(t.dtype == torch.float16 for t in ckpt["model"].values())
-    assert detect(hubert_file).kind == "hubert"
+    assert detect(hubert_file).kind is ModelKind.HUBERT
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from models.errors import ModelFormatError
+from models.kinds import VoiceKind
 from models.llvc import (
     DEFAULT_CONFIG,
     LLVCConfig,
@@ -50,7 +51,7 @@ def test_published_default_equals_reference_config(checkpoint: tuple[Path, Path]
     assert load_config(checkpoint[1]) == DEFAULT_CONFIG
     assert sibling_config(checkpoint[0]) == checkpoint[1]
     voice = load_voice(checkpoint[0])  # no config: the published default
-    assert voice.config == DEFAULT_CONFIG and voice.kind == "llvc"
+    assert voice.config == DEFAULT_CONFIG and voice.kind is VoiceKind.LLVC
     assert voice.info().details["latency"] == "14.0 ms"
 
 

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from models.checkpoint import detect
+from models.kinds import ModelKind, RvcVersion, WeightNorm
 from models.rvc import ZERO_NOISE, RvcModel, load_voice
 from models.rvc.testing import config_from_manifest, rule_entries, write_training_checkpoint, write_voice_file
 from models.rvc.weights import rename_weight_norm
@@ -70,7 +71,7 @@ class Variant:
                     **extra,
                 )
             else:  # the reference's no-f0 call order: infer(phone, lengths, sid)
-                out = voice.synthesizer.infer(
+                out = voice.synthesizer.infer_nof0(
                     g["phone"], g["phone_lengths"], g["sid"], noise=ZERO_NOISE, **extra
                 )
         audio, _, (z, _, m_p, logs_p) = out
@@ -106,9 +107,9 @@ def _close(actual: torch.Tensor, golden: torch.Tensor, tol: float, what: str) ->
 def test_file_is_detected_as_written(variant: Variant) -> None:
     found = detect(variant.path)
     cfg = config_from_manifest(variant.manifest)
-    assert (found.kind, found.version, found.f0) == ("rvc", cfg.version, cfg.f0)
+    assert (found.kind, found.version, found.f0) == (ModelKind.RVC, cfg.version, cfg.f0)
     assert (found.sample_rate, found.n_speakers) == (cfg.sample_rate, 109)
-    assert (found.weight_norm, found.dtype) == ("old", "float16")
+    assert (found.weight_norm, found.dtype) == (WeightNorm.OLD, "float16")
     assert found.n_params == variant.manifest["state_dict"]["n_params"]
 
 
@@ -150,12 +151,12 @@ def test_realtime_tail_matches_golden(rt_variant: Variant) -> None:
 def test_new_style_weight_norm_naming(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     variant = _variant("rvc_v2_f0_40k", tmp_path_factory)
     path = write_voice_file(
-        tmp_path / "new.pth", manifest=variant.manifest, weight=variant.weights, style="new"
+        tmp_path / "new.pth", manifest=variant.manifest, weight=variant.weights, style=WeightNorm.NEW
     )
     assert any(
         ".parametrizations.weight.original1" in k for k in torch.load(path, weights_only=True)["weight"]
     )
-    assert detect(path).weight_norm == "new"
+    assert detect(path).weight_norm is WeightNorm.NEW
     audio, *_ = variant.run(load_voice(path), realtime=True)
     _close(audio, variant.golden["rt_audio"], AUDIO_TOL, "rt_audio (new naming)")
 
@@ -169,7 +170,12 @@ def test_training_checkpoint_loads_without_enc_q(
     raw = torch.load(path, weights_only=True)
     assert sum(k.startswith("enc_q.") for k in raw["model"]) == 103
     found = detect(path)
-    assert (found.kind, found.version, found.f0, found.sample_rate) == ("rvc_training", "v1", True, 40000)
+    assert (found.kind, found.version, found.f0, found.sample_rate) == (
+        ModelKind.RVC_TRAINING,
+        RvcVersion.V1,
+        True,
+        40000,
+    )
     voice = load_voice(path)
     assert voice.is_training_checkpoint and voice.synthesizer.enc_q is None
     assert "training checkpoint" in voice.details()["source"]
@@ -180,7 +186,7 @@ def test_training_checkpoint_loads_without_enc_q(
 def test_mixed_naming_is_folded(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     """Half the layers old-style, half new-style: still the same network."""
     variant = _variant("rvc_v2_nof0_48k", tmp_path_factory)
-    new = rename_weight_norm(variant.weights, "new")
+    new = rename_weight_norm(variant.weights, WeightNorm.NEW)
     mixed = {k: v for k, v in variant.weights.items() if not k.startswith("dec.")}
     mixed |= {k: v for k, v in new.items() if k.startswith("dec.")}
     path = write_voice_file(tmp_path / "mixed.pth", manifest=variant.manifest, weight=mixed)

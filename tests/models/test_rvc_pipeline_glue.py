@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from models.kinds import RvcVersion
 from models.retrieval import FeatureIndex, blend
 from models.rvc import glue
 from models.rvc.pipeline import PipelineConfig, RvcPipeline
@@ -97,7 +98,7 @@ def test_retrieval_ids_scores_and_blend(golden, index):
 
 
 def test_upsampling_and_length(golden):
-    pipe = RvcPipeline(torch.nn.Identity(), 40000, "v2", content=None, f0=None)  # type: ignore[arg-type]
+    pipe = RvcPipeline(torch.nn.Identity(), 40000, RvcVersion.V2, content=None, f0=None)  # type: ignore[arg-type]
     feats = torch.from_numpy(golden["feats_blended"])
     pitch = torch.from_numpy(golden["pitch_coarse_full"][:500]).long()[None]
     pitchf = torch.from_numpy(golden["f0_shifted"][:500].astype(np.float32))[None]
@@ -190,7 +191,7 @@ def test_whole_glue_with_replayed_components(golden, index):
     content = _ReplayContent(padded, golden["hubert_feats"], atol=FLOAT32_STEPS)
     f0 = _ReplayF0(padded, golden["f0_rmvpe"], atol=FLOAT32_STEPS)
     cfg = PipelineConfig(pitch=3, index_rate=0.75, protect=0.33, rms_mix_rate=0.25)
-    pipe = RvcPipeline(_ReplaySynth(golden), 40000, "v2", content, f0, index, cfg)
+    pipe = RvcPipeline(_ReplaySynth(golden), 40000, RvcVersion.V2, content, f0, index, cfg)
     pipe.trace = []
     fractions: list[float] = []
     y, rate = pipe.convert_array(golden["input_audio"], 16000, progress=fractions.append)
@@ -229,9 +230,9 @@ def test_long_input_is_split_at_quiet_points_and_stays_aligned():
     f0 = lambda a: np.full(1 + len(a) // 160, 120.0)  # noqa: E731
     short = PipelineConfig(rms_mix_rate=1.0, x_query=1, x_center=3, x_max=4)
     whole = PipelineConfig(rms_mix_rate=1.0)
-    split = RvcPipeline(_HoldSynth(), 40000, "v2", _EnergyContent(), f0, None, short)
+    split = RvcPipeline(_HoldSynth(), 40000, RvcVersion.V2, _EnergyContent(), f0, None, short)
     split.trace = []
-    one = RvcPipeline(_HoldSynth(), 40000, "v2", _EnergyContent(), f0, None, whole)
+    one = RvcPipeline(_HoldSynth(), 40000, RvcVersion.V2, _EnergyContent(), f0, None, whole)
     y_split = split.convert_float(x, sr)
     y_one = one.convert_float(x, sr)
     assert len(split.trace) == 4  # cuts near 3, 6 and 9 s
@@ -254,7 +255,7 @@ def test_long_input_passes_keep_segments_in_memory_when_the_disk_is_full(monkeyp
     x = ((0.5 + 0.4 * np.sin(2 * np.pi * 0.7 * t)) * np.sin(2 * np.pi * 230 * t)).astype(np.float32)
     f0 = lambda a: np.full(1 + len(a) // 160, 120.0)  # noqa: E731
     cfg = PipelineConfig(rms_mix_rate=0.5, x_query=1, x_center=3, x_max=4)
-    pipe = RvcPipeline(_HoldSynth(), 40000, "v2", _EnergyContent(), f0, None, cfg)
+    pipe = RvcPipeline(_HoldSynth(), 40000, RvcVersion.V2, _EnergyContent(), f0, None, cfg)
     saved: list[str] = []
     real_save = np.save
     monkeypatch.setattr(np, "save", lambda path, a: (saved.append(str(path)), real_save(path, a)))

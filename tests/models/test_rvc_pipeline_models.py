@@ -13,6 +13,7 @@ import torch
 from scipy.signal import resample_poly
 
 from models.base import VoiceParams
+from models.kinds import RvcVersion, VoiceKind
 from models.rvc import ZERO_NOISE
 from models.rvc.inference import open_pipeline, open_realtime_voice
 from models.rvc.pipeline import PipelineConfig, RvcPipeline
@@ -155,7 +156,7 @@ def test_realtime_blocks_end_to_end(realtime_voice, realtime_golden):
 
 def test_realtime_voice_steps_hops_through_sola(realtime_voice):
     voice = realtime_voice
-    assert (voice.kind, voice.sample_rate, voice.hop, voice.latency) == ("rvc", 40000, 10000, 2400)
+    assert (voice.kind, voice.sample_rate, voice.hop, voice.latency) == (VoiceKind.RVC, 40000, 10000, 2400)
     state = voice.init_state()
     rng = np.random.default_rng(0)
     for _ in range(1):
@@ -191,7 +192,7 @@ def test_streaming_agrees_with_file_conversion_at_the_reported_latency(files, re
     )
     core = voice.core  # the same loaded models serve the file conversion
     pipe = RvcPipeline(
-        core.synthesizer, 48000, "v2", core.content, None, None, PipelineConfig(rms_mix_rate=1.0)
+        core.synthesizer, 48000, RvcVersion.V2, core.content, None, None, PipelineConfig(rms_mix_rate=1.0)
     )
     whole = pipe.convert_float(x, 48000)
     edge = voice.sample_rate // 20
@@ -216,7 +217,7 @@ def test_v1_voice_with_a_v2_index_converts_without_retrieval(files, reference_di
             voice, files["hubert"], files["rmvpe"], files["index"], "rmvpe", PipelineConfig()
         )
     assert pipe.index is None and "retrieval disabled" in caplog.text
-    assert pipe.version == "v1"
+    assert pipe.version is RvcVersion.V1
     x = (0.3 * np.sin(2 * np.pi * 140 * np.arange(8000) / 16000)).astype(np.float32)
     y, rate = pipe.with_config(output_rate=16000).convert_array(x, 16000)
     assert rate == 16000 and abs(len(y) - len(x)) <= 2 * 160 and np.isfinite(y).all()

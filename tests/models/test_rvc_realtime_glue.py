@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from models.kinds import RvcVersion
 from models.retrieval import FeatureIndex
 from models.rvc import glue
 from models.rvc.realtime import BlockGeometry, BlockState, RealtimeConfig, RealtimeCore, gate
@@ -26,7 +27,7 @@ def golden(reference_dir):
 @pytest.fixture(scope="module")
 def core(reference_dir):
     index = FeatureIndex.load(reference_dir / "pipeline_v2_40k.index")
-    return RealtimeCore(torch.nn.Identity(), 40000, "v2", content=None, f0_factory=None, index=index)  # type: ignore[arg-type]
+    return RealtimeCore(torch.nn.Identity(), 40000, RvcVersion.V2, content=None, f0_factory=None, index=index)  # type: ignore[arg-type]
 
 
 def test_geometry_matches_reference():

@@ -11,45 +11,53 @@ import torch
 
 from models.checkpoint import detect
 from models.errors import ModelFormatError
+from models.kinds import ModelKind, RvcVersion, WeightNorm
 from models.rvc import ZERO_NOISE, RvcConfig, SynthesizerTrn, from_community, load_voice, variant
-from models.rvc.config import infer_config_from_state_dict
+from models.rvc.config import KNOWN_VARIANTS, infer_config_from_state_dict
 from models.rvc.testing import tiny_config, voice_container, write_voice_file
 from models.rvc.weights import community_state_dict, rename_weight_norm
+from models.testing import load_manifest
 
 # (version, rate, f0, speakers); the 40k variants are covered by the golden parity tests.
-CASES = [("v1", 32000, True, 1), ("v2", 32000, False, 109), ("v1", 48000, False, 3), ("v2", 48000, True, 4)]
+CASES = [
+    (RvcVersion.V1, 32000, True, 1),
+    (RvcVersion.V2, 32000, False, 109),
+    (RvcVersion.V1, 48000, False, 3),
+    (RvcVersion.V2, 48000, True, 4),
+]
 
 
-def _random_voice(path: Path, cfg: RvcConfig, style: str = "old") -> Path:
+def _random_voice(path: Path, cfg: RvcConfig, style: WeightNorm = WeightNorm.OLD) -> Path:
     torch.manual_seed(0)
     return write_voice_file(path, cfg, weight=community_state_dict(SynthesizerTrn(cfg)), style=style)
 
 
-def _inputs(cfg: RvcConfig, frames: int, batch: int = 1) -> dict[str, torch.Tensor]:
+def _inputs(cfg: RvcConfig, frames: int, batch: int = 1) -> dict[str, torch.Tensor | None]:
+    """``infer`` inputs; pitch and pitchf are None for a model without f0."""
     g = torch.Generator().manual_seed(1)
     f0 = 120 + 80 * torch.rand(batch, frames, generator=g)
     f0[:, 3:6] = 0
     return {
         "phone": torch.randn(batch, frames, cfg.content_dim, generator=g),
         "phone_lengths": torch.full((batch,), frames, dtype=torch.long),
-        "pitch": torch.randint(1, 256, (batch, frames), generator=g),
-        "pitchf": f0,
+        "pitch": torch.randint(1, 256, (batch, frames), generator=g) if cfg.f0 else None,
+        "pitchf": f0 if cfg.f0 else None,
     }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("version", "rate", "f0", "speakers"), CASES, ids=lambda c: str(c))
 def test_variant_builds_loads_and_runs(
-    tmp_path: Path, version: str, rate: int, f0: bool, speakers: int
+    tmp_path: Path, version: RvcVersion, rate: int, f0: bool, speakers: int
 ) -> None:
     cfg = variant(version, rate, f0, n_speakers=speakers)
     assert cfg.hop * 100 == rate
-    style = "new" if speakers == 3 else "old"
+    style = WeightNorm.NEW if speakers == 3 else WeightNorm.OLD
     path = _random_voice(tmp_path / "voice.pth", cfg, style)
     found = detect(path)
     assert (found.kind, found.version, found.f0, found.sample_rate, found.n_speakers) == (
-        "rvc", version, f0, rate, speakers)  # fmt: skip
-    assert found.weight_norm == style
+        ModelKind.RVC, version, f0, rate, speakers)  # fmt: skip
+    assert found.weight_norm is style
     voice = load_voice(path)
     assert (voice.version, voice.f0, voice.sample_rate, voice.n_speakers) == (version, f0, rate, speakers)
     x = _inputs(cfg, 12)
@@ -66,15 +74,29 @@ def test_variant_builds_loads_and_runs(
         assert tail.shape == (1, 1, 2 * cfg.hop) and z.shape == (1, 192, 2) and m_p.shape == (1, 192, 26)
         if not f0:  # the reference's no-f0 positional order: (phone, lengths, sid, skip_head, return_length)
             sid, skip, length = torch.tensor([0]), torch.tensor([28]), torch.tensor([2])
-            ref = syn.infer(x["phone"], x["phone_lengths"], sid, skip, length, noise=ZERO_NOISE)[0]
+            ref = syn.infer_nof0(x["phone"], x["phone_lengths"], sid, skip, length, noise=ZERO_NOISE)[0]
             ours = syn.infer(
-                x["phone"], x["phone_lengths"], sid=0, skip_head=28, return_length=2, noise=ZERO_NOISE
+                x["phone"],
+                x["phone_lengths"],
+                None,
+                None,
+                sid=0,
+                skip_head=28,
+                return_length=2,
+                noise=ZERO_NOISE,
             )[0]
             assert ref.shape == (1, 1, 2 * cfg.hop) and torch.equal(ref, ours)
+        # each kind has its own call: pitch for an f0 model, none for the others (never reinterpreted)
+        with pytest.raises(ValueError, match="needs pitch" if f0 else "takes no pitch"):
+            pitch = None if f0 else torch.ones(1, 30, dtype=torch.long)
+            syn.infer(x["phone"], x["phone_lengths"], pitch, pitch)
+        if f0:
+            with pytest.raises(ValueError, match="needs pitch"):
+                syn.infer_nof0(x["phone"], x["phone_lengths"])
 
 
 def test_multi_speaker_and_batch(tmp_path: Path) -> None:
-    cfg = tiny_config("v2", True, n_speakers=4)
+    cfg = tiny_config(RvcVersion.V2, True, n_speakers=4)
     voice = load_voice(_random_voice(tmp_path / "multi.pth", cfg))
     x = _inputs(cfg, 10, batch=2)
     x["phone_lengths"] = torch.tensor([10, 7])
@@ -112,9 +134,9 @@ def test_noise_options() -> None:
 def test_training_checkpoint_tells_32k_from_48k() -> None:
     """v1 32k and v1 48k share kernel sizes; a no-f0 G_*.pth is told apart by enc_q's input size."""
     for rate in (32000, 48000):
-        cfg = variant("v1", rate, False)
+        cfg = variant(RvcVersion.V1, rate, False)
         net = SynthesizerTrn(cfg, with_posterior=True, weight_norm=True)
-        sd = rename_weight_norm(net.state_dict(), "old")
+        sd = rename_weight_norm(net.state_dict(), WeightNorm.OLD)
         assert sum(k.startswith("enc_q.") for k in sd) == 103
         assert infer_config_from_state_dict(sd) == cfg
         without_enc_q = {k: v for k, v in sd.items() if not k.startswith("enc_q.")}
@@ -125,7 +147,7 @@ def test_training_checkpoint_tells_32k_from_48k() -> None:
 @pytest.mark.slow
 def test_ddp_training_checkpoint_with_parametrized_weight_norm(tmp_path: Path) -> None:
     """What a training run saves: DDP ``module.`` prefix, new-style weight norm, fp32, enc_q."""
-    cfg = variant("v2", 32000, True, n_speakers=2)
+    cfg = variant(RvcVersion.V2, 32000, True, n_speakers=2)
     net = SynthesizerTrn(cfg, with_posterior=True, weight_norm=True)
     sd = {f"module.{k}": v for k, v in net.state_dict().items()}
     path = _save(
@@ -133,9 +155,9 @@ def test_ddp_training_checkpoint_with_parametrized_weight_norm(tmp_path: Path) -
     )
     found = detect(path)
     assert (found.kind, found.sample_rate, found.weight_norm, found.n_speakers) == (
-        "rvc_training",
+        ModelKind.RVC_TRAINING,
         32000,
-        "new",
+        WeightNorm.NEW,
         2,
     )
     voice = load_voice(path)
@@ -154,7 +176,7 @@ def test_ddp_training_checkpoint_with_parametrized_weight_norm(tmp_path: Path) -
 @pytest.fixture(scope="module")
 def v2_weights() -> tuple[RvcConfig, dict[str, torch.Tensor]]:
     torch.manual_seed(0)
-    cfg = variant("v2", 40000, True)
+    cfg = variant(RvcVersion.V2, 40000, True)
     return cfg, community_state_dict(SynthesizerTrn(cfg))
 
 
@@ -179,7 +201,7 @@ def test_missing_and_unexpected_keys_are_named(tmp_path: Path, v2_weights) -> No
 def test_config_that_does_not_fit_the_weights(tmp_path: Path, v2_weights) -> None:  # type: ignore[no-untyped-def]
     cfg, w = v2_weights
     obj = voice_container(cfg, w)
-    obj["config"] = variant("v2", 48000).to_community_list()
+    obj["config"] = variant(RvcVersion.V2, 48000).to_community_list()
     with pytest.raises(ModelFormatError, match=r"shape mismatch: dec\.ups\.0"):
         load_voice(_save(tmp_path / "a.pth", obj))
     obj = voice_container(cfg, w)
@@ -215,9 +237,9 @@ def test_config_that_does_not_fit_the_weights(tmp_path: Path, v2_weights) -> Non
     ids=["short", "string", "lengths", "kernel", "resblock", "heads", "huge", "negative"],
 )
 def test_invalid_config_lists_are_rejected(mutate, pattern: str) -> None:  # type: ignore[no-untyped-def]
-    good = variant("v2", 40000).to_community_list()
-    assert from_community(good, "v2", 1) == variant("v2", 40000)
-    assert from_community([*good[:17], "40k"], "v2", 1) == variant("v2", 40000)
+    good = variant(RvcVersion.V2, 40000).to_community_list()
+    assert from_community(good, "v2", 1) == variant(RvcVersion.V2, 40000)
+    assert from_community([*good[:17], "40k"], "v2", 1) == variant(RvcVersion.V2, 40000)
     with pytest.raises(ModelFormatError, match=pattern):
         from_community(mutate(good), "v2", 1)
     with pytest.raises(ModelFormatError, match="invalid RVC version 'v3'"):
@@ -245,7 +267,7 @@ def test_wrong_kind_and_malicious_voice(tmp_path: Path) -> None:
 
 
 def test_half_precision_runs(tmp_path: Path) -> None:
-    cfg = tiny_config("v2")
+    cfg = tiny_config(RvcVersion.V2)
     path = _random_voice(tmp_path / "v.pth", cfg)
     full, half = load_voice(path), load_voice(path, half=True)
     assert half.dtype == torch.float16 and next(half.synthesizer.parameters()).dtype == torch.float16
@@ -254,3 +276,12 @@ def test_half_precision_runs(tmp_path: Path) -> None:
         a = full.synthesizer.infer(**x, noise=ZERO_NOISE)[0]
         b = half.synthesizer.infer(**x, noise=ZERO_NOISE)[0]
     assert b.dtype == torch.float16 and (a - b.float()).abs().max() < 0.05
+
+
+@pytest.mark.parametrize(("version", "rate"), KNOWN_VARIANTS, ids=lambda v: getattr(v, "value", v))
+def test_variants_are_the_reference_config_lists(reference_dir: Path, version: RvcVersion, rate: int) -> None:
+    """The 18-entry lists the reference's extract_small_model() writes into voice files."""
+    lists = load_manifest(reference_dir / "manifest_rvc_v2_f0_40k.json")["hyperparameters"][
+        "rvc_config_lists"
+    ]
+    assert variant(version, rate).to_community_list() == lists[f"{version.value}_{rate // 1000}k"]

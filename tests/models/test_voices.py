@@ -7,13 +7,14 @@ import pytest
 
 from models.base import VoiceParams
 from models.errors import ModelFormatError, VoiceNotFoundError
+from models.kinds import RvcVersion, VoiceKind
 from models.voices import VoiceFileOptions, resolve_voice, sibling_index
 from tests.conftest import REFERENCE
 
 
 def test_builtin_name_resolves_at_the_requested_rate():
     voice = resolve_voice("deeper", sample_rate=44100, hop=128)
-    assert voice.kind == "builtin" and voice.name == "deeper"
+    assert voice.kind is VoiceKind.BUILTIN and voice.name == "deeper"
     assert (voice.sample_rate, voice.hop) == (44100, 128)
 
 
@@ -32,7 +33,7 @@ def test_llvc_checkpoint_resolves_with_its_config(tmp_path):
 
     ckpt, _ = write_rule_checkpoint(tmp_path, REFERENCE / "manifest_llvc.json")
     voice = resolve_voice(str(ckpt))
-    assert voice.kind == "llvc" and voice.sample_rate == 16000
+    assert voice.kind is VoiceKind.LLVC and voice.sample_rate == 16000
     state = voice.init_state()
     x = 0.01 * np.sin(np.arange(voice.hop) * 0.05).astype(np.float32)
     y, state = voice.step(x, state)
@@ -46,7 +47,7 @@ def test_rvc_voice_file_resolves_to_a_streaming_voice_with_its_index(tmp_path):
     from models.rvc.testing import tiny_config, write_voice_file
 
     hubert = write_tiny_hubert(tmp_path / "hubert_base.pt", REFERENCE / "manifest_hubert_base.json")
-    voice_path = write_voice_file(tmp_path / "alice.pth", tiny_config("v1", f0=True))
+    voice_path = write_voice_file(tmp_path / "alice.pth", tiny_config(RvcVersion.V1, f0=True))
     index = faiss.IndexFlatL2(256)
     index.add(np.random.default_rng(0).standard_normal((64, 256)).astype(np.float32))
     faiss.write_index(index, str(tmp_path / "added_alice_v1.index"))
@@ -54,7 +55,7 @@ def test_rvc_voice_file_resolves_to_a_streaming_voice_with_its_index(tmp_path):
 
     options = VoiceFileOptions(hubert=hubert, rvc_block_time=0.1, rvc_extra_time=0.2)
     voice = resolve_voice(str(voice_path), params=VoiceParams(f0_method="dsp"), options=options)
-    assert voice.kind == "rvc" and voice.params.f0_method == "dsp"
+    assert voice.kind is VoiceKind.RVC and voice.params.f0_method == "dsp"
     state = voice.init_state()
     t = np.arange(voice.hop) / voice.sample_rate
     y, state = voice.step((0.3 * np.sin(2 * np.pi * 150 * t)).astype(np.float32), state)

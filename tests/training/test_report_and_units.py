@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from models.kinds import RvcVersion
 from training.config import ConfigError, TrainConfig, variant
 from training.data import DistributedBucketSampler
 from training.events import Checkpoint, Error, StepLosses, parse_event, read_events
@@ -107,9 +108,12 @@ def test_config_validation_and_variants() -> None:
         TrainConfig(name="a", data_dir="d", sr="44k")
     with pytest.raises(ConfigError, match="unknown"):
         TrainConfig.from_dict({"name": "a", "data_dir": "d", "bogus": 1})
-    v = variant("48k", "v2")
-    assert v.config_list()[12] == [12, 10, 2, 2] and v.segment_frames == 36 and len(v.periods) == 8
-    assert variant("40k", "v1").config_list()[:2] == [1025, 32] and len(variant("40k", "v1").periods) == 6
+    v = variant("48k", RvcVersion.V2)
+    assert (
+        v.model.to_community_list()[12] == [12, 10, 2, 2] and v.segment_frames == 36 and len(v.periods) == 8
+    )
+    v1 = variant("40k", RvcVersion.V1)
+    assert v1.model.to_community_list()[:2] == [1025, 32] and len(v1.periods) == 6 and v1.segment_frames == 32
 
 
 def test_overtraining_advice() -> None:
@@ -186,7 +190,7 @@ def test_loop_options_amp_accumulation_checkpointing(amp: str, accum: int, ckpt:
     var = cfg.variant
     env = DistEnv(0, 1, 0, torch.device("cpu"))
     gen = TrainingGenerator(build_generator(var, True), var.segment_frames, var.audio.hop_length, ckpt)
-    state = make_state(cfg, gen, MultiPeriodDiscriminator(var.periods, var.arch.disc_scale), env)
+    state = make_state(cfg, gen, MultiPeriodDiscriminator(var.periods, var.disc_scale), env)
     items = []
     for n in (16, 12):
         wave = torch.randn(1, n * var.audio.hop_length) * 0.1
@@ -226,7 +230,7 @@ def test_other_variants_train_export_and_load(sr: str, version: str, f0: bool, t
     var = cfg.variant
     env = DistEnv(0, 1, 0, torch.device("cpu"))
     gen = TrainingGenerator(build_generator(var, f0), var.segment_frames, var.audio.hop_length)
-    state = make_state(cfg, gen, MultiPeriodDiscriminator(var.periods, var.arch.disc_scale), env)
+    state = make_state(cfg, gen, MultiPeriodDiscriminator(var.periods, var.disc_scale), env)
     items = []
     for n in (16, 12):
         wave = torch.randn(1, n * var.audio.hop_length) * 0.1

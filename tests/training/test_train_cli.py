@@ -101,6 +101,7 @@ def test_two_ddp_steps_then_kill_and_resume(trained: dict, speech_dir: Path, tin
 def test_exported_voice_and_index_work(trained: dict, tiny_hubert: Path, speech_dir: Path) -> None:
     import faiss
 
+    from models.kinds import RvcVersion
     from models.rvc import load_voice
     from training.features import make_content_fn
 
@@ -114,7 +115,7 @@ def test_exported_voice_and_index_work(trained: dict, tiny_hubert: Path, speech_
     voice = load_voice(done.outputs["voice"])
     wav, sr = sf.read(str(speech_dir / "s1.wav"), dtype="float32")
     assert sr == 16000
-    feats = make_content_fn(str(tiny_hubert), "v1", torch.device("cpu"))(wav)
+    feats = make_content_fn(str(tiny_hubert), RvcVersion.V1, torch.device("cpu"))(wav)
     phone = torch.from_numpy(np.repeat(feats, 2, axis=0))[None]
     n = phone.shape[1]
     f0 = torch.full((1, n), 150.0)
